@@ -1,0 +1,5 @@
+/**
+ * Workflow definitions registered by the tap-mdr worker. The worker bundles this file, so
+ * everything it exports must be a workflow function.
+ */
+export {};
