@@ -1,15 +1,15 @@
 /**
  * The `tap-mdr` command: operator entry point for devices, alerts, simulators and the stack.
- * Each subcommand is a module under client/commands with a `run(argv)` function.
+ * Each module under client/commands exports `commands`, a record of subcommands by name.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { CliError, type Command } from './command.ts';
 
 const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
   version: string;
 };
 
-const commands: Record<string, Command> = {
+const builtinCommands: Record<string, Command> = {
   version: {
     summary: 'Print the tap-mdr version',
     run: () => {
@@ -23,6 +23,22 @@ const commands: Record<string, Command> = {
     },
   },
 };
+
+async function loadCommands(): Promise<Record<string, Command>> {
+  const folder = new URL('./commands/', import.meta.url);
+  const files = readdirSync(folder)
+    .filter((file) => file.endsWith('.ts'))
+    .sort();
+
+  const all: Record<string, Command> = { ...builtinCommands };
+  for (const file of files) {
+    const module = (await import(new URL(file, folder).href)) as { commands?: Record<string, Command> };
+    Object.assign(all, module.commands);
+  }
+  return all;
+}
+
+const commands = await loadCommands();
 
 function usage(): string {
   const width = Math.max(...Object.keys(commands).map((name) => name.length));

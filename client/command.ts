@@ -1,4 +1,7 @@
-/** Shared shape of `tap-mdr` subcommands. */
+/**
+ * Shared shape of `tap-mdr` subcommands. A module in client/commands exports
+ * `commands: Record<string, Command>`; the CLI loads every such module at start.
+ */
 
 /** One subcommand: a one-line summary for `--help`, and the function that runs it. */
 export interface Command {

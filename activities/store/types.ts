@@ -1,0 +1,170 @@
+/**
+ * The Workbench store: the contract that the PostgreSQL and embedded implementations share.
+ * Activities and CLI commands depend on this interface only.
+ *
+ * Every write is idempotent: repeating a call with the same input (a retried activity, an
+ * overlapping TAP window) leaves the store as the first call left it.
+ */
+import type { TapEvent, InvalidTapEvent } from '../tap/types.ts';
+
+/** Alert severity, lowest first. */
+export type Severity = 'informational' | 'low' | 'medium' | 'high' | 'critical';
+
+/** Remediation state of an alert; `none` where no deletion was requested. */
+export type RemediationStatus = 'none' | 'pending' | 'running' | 'done' | 'partial' | 'failed';
+
+/** Outcome of deleting one message from one recipient's mailbox. */
+export type RecipientOutcome = 'deleted' | 'not_found' | 'skipped' | 'failed';
+
+/** The organization preference that turns on auto deletion of delivered messages. */
+export const AUTO_REMEDIATE_DELIVERED = 'org.preference.email.auto_remediate_delivered';
+
+/** Who did what and where it came from, for the audit log. */
+export interface Actor {
+  /** Operator name, `system` or `workflow:<id>`. */
+  name: string;
+}
+
+/** A registered TAP device. The secret itself is stored apart and referenced by `secretRef`. */
+export interface DeviceRecord {
+  orgId: string;
+  deviceId: string;
+  name: string;
+  location: string;
+  principal: string;
+  secretRef: string;
+  /** Base URL of the TAP API this device polls. */
+  tapBaseUrl: string;
+  /** ISO-8601 UTC. */
+  createdAt: string;
+  /** Connection status as the device workflow last reported it: `onboarding`, `polling`, `paused`, … */
+  status: string;
+  /** Health as the device workflow last reported it: `healthy`, `not_polling`, `no_data`, … */
+  health: string;
+  removedAt: string | null;
+}
+
+/** Where and for whom events are ingested, and the preferences in force at ingest time. */
+export interface IngestContext {
+  orgId: string;
+  deviceId: string;
+  /** Value of {@link AUTO_REMEDIATE_DELIVERED} when this batch is ingested. */
+  autoRemediateDelivered: boolean;
+}
+
+/** What one ingest did; small enough to return through workflow history. */
+export interface IngestResult {
+  /** Events stored for the first time. */
+  stored: number;
+  /** Events already stored before (same idempotency key). */
+  duplicates: number;
+  /** Events matched by a tuning rule: stored and counted, not alerted. */
+  suppressed: number;
+  /** Events kept as invalid, with their reason. */
+  invalid: number;
+  alertsCreated: string[];
+  alertsUpdated: string[];
+  /** Alerts that this batch made eligible for auto deletion (preference on), new recipients included. */
+  remediationAlertIds: string[];
+}
+
+/** One recipient's deletion result. */
+export interface RecipientResult {
+  recipient: string;
+  outcome: RecipientOutcome;
+  /** Copies removed (for `deleted`), 0 otherwise. */
+  copies: number;
+  /** Why it was skipped or failed; never contains a secret. */
+  reason: string | null;
+  /** ISO-8601 UTC. */
+  at: string;
+}
+
+/** What a remediation workflow needs to delete one alert's message. */
+export interface RemediationTarget {
+  alertId: string;
+  orgId: string;
+  /** Message-ID with angle brackets, as normalised by the TAP client. */
+  messageId: string;
+  /** Every recipient known for the alert so far. */
+  recipients: string[];
+  status: RemediationStatus;
+  /** Recipients that already have a final result. */
+  done: RecipientResult[];
+}
+
+/** An alert as the queue shows it. */
+export interface AlertRecord {
+  alertId: string;
+  orgId: string;
+  deviceId: string;
+  /** `delivered_message`, `permitted_click` or `device_health`. */
+  type: string;
+  severity: Severity;
+  /** Rule id and the fields that matched. */
+  rule: string;
+  reason: string;
+  matched: Record<string, string>;
+  guid: string | null;
+  messageId: string | null;
+  recipients: string[];
+  subject: string | null;
+  threatUrl: string | null;
+  /** ISO-8601 UTC. */
+  occurredAt: string;
+  createdAt: string;
+  updatedAt: string;
+  /** `open` or `closed` (closed by a falsePositive, for example). */
+  state: string;
+  autoDeleteEligible: boolean;
+  remediationStatus: RemediationStatus;
+  /** The alert of the message a click came in, when there is one. */
+  parentAlertId: string | null;
+}
+
+/** Filter for {@link WorkbenchStore.listAlerts}; every field narrows the result. */
+export interface AlertFilter {
+  orgId?: string;
+  deviceId?: string;
+  severity?: Severity;
+  type?: string;
+  limit?: number;
+}
+
+/** Operations on the Workbench store used by activities and CLI commands. */
+export interface WorkbenchStore {
+  /** Applies pending schema migrations; safe to call at every start. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  /** Creates the organization if it does not exist. */
+  ensureOrganization(orgId: string, actor: Actor): Promise<void>;
+  getOrgPreference(orgId: string, key: string): Promise<string | null>;
+  /** Sets a preference and writes an audit log entry. */
+  setOrgPreference(orgId: string, key: string, value: string, actor: Actor): Promise<void>;
+
+  /** Stores an encrypted secret under `ref`; replaces an existing one. */
+  putSecret(ref: string, ciphertext: string, actor: Actor): Promise<void>;
+  getSecret(ref: string): Promise<string | null>;
+
+  /** Inserts a device; returns false when one with the same ids exists. */
+  addDevice(device: DeviceRecord, actor: Actor): Promise<boolean>;
+  getDevice(orgId: string, deviceId: string): Promise<DeviceRecord | null>;
+  listDevices(orgId?: string): Promise<DeviceRecord[]>;
+  updateDeviceStatus(orgId: string, deviceId: string, status: { status?: string; health?: string }): Promise<void>;
+
+  /** Stores events, runs detection, and creates or updates alerts, in one transaction. */
+  ingest(context: IngestContext, events: TapEvent[], invalid: InvalidTapEvent[]): Promise<IngestResult>;
+
+  listAlerts(filter?: AlertFilter): Promise<AlertRecord[]>;
+  getAlert(alertId: string): Promise<AlertRecord | null>;
+
+  getRemediationTarget(alertId: string): Promise<RemediationTarget | null>;
+  setRemediationStatus(alertId: string, status: RemediationStatus, reason?: string): Promise<void>;
+  /** Records final per-recipient results; a recipient that already has one keeps it. */
+  recordRecipientResults(alertId: string, results: RecipientResult[]): Promise<void>;
+  listRecipientResults(alertId: string): Promise<RecipientResult[]>;
+
+  /** Appends to the audit log of configuration changes. */
+  audit(actor: Actor, action: string, subject: string, detail: Record<string, unknown>): Promise<void>;
+}
