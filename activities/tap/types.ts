@@ -33,7 +33,8 @@ export interface TapThreat {
   campaignId: string | null;
 }
 
-interface TapEventBase {
+/** Fields shared by message and click events. */
+export interface TapEventBase {
   /** Idempotency key: `type:GUID:id` for messages, `type:id` for clicks, `type:sha256:<hash>` without an id. */
   key: string;
   /** Event `id` (a UUID), or null where TAP omitted it. */
