@@ -118,8 +118,75 @@ export interface AlertRecord {
   state: string;
   autoDeleteEligible: boolean;
   remediationStatus: RemediationStatus;
+  /** Reason given with the last {@link WorkbenchStore.setRemediationStatus}, or null. */
+  remediationReason: string | null;
   /** The alert of the message a click came in, when there is one. */
   parentAlertId: string | null;
+}
+
+/** The event fields a tuning rule can match; see {@link TuningRuleRecord}. */
+export type SuppressionField = 'senderDomain' | 'classification' | 'recipient' | 'threatId';
+
+/** The fields a suppression rule can match, for validation and help text. */
+export const SUPPRESSION_FIELDS: readonly SuppressionField[] = [
+  'senderDomain',
+  'classification',
+  'recipient',
+  'threatId',
+];
+
+/**
+ * A per-device suppression rule. Events it matches are stored and counted but raise no alert.
+ * `senderDomain` matches the envelope sender's domain and its subdomains, `classification` and
+ * `threatId` the threat the detection rule matched, and `recipient` removes that recipient from
+ * message events (an event whose recipients are all removed is suppressed). Matching ignores case.
+ */
+export interface TuningRuleRecord {
+  ruleId: string;
+  orgId: string;
+  deviceId: string;
+  field: SuppressionField;
+  /** Lower-cased value to match. */
+  value: string;
+  comment: string;
+  createdBy: string;
+  /** ISO-8601 UTC. */
+  createdAt: string;
+  /** Events this rule has suppressed so far (filled by {@link WorkbenchStore.listTuningRules}). */
+  suppressedEvents: number;
+}
+
+/** Outcome of a stored TAP event: `alert`, `closed`, `informational`, `suppressed` or `ignored`. */
+export type EventDisposition = 'alert' | 'closed' | 'informational' | 'suppressed' | 'ignored';
+
+/** One stored TAP event linked to an alert, with what it did to the alert. */
+export interface AlertEventRecord {
+  eventKey: string;
+  eventType: string;
+  /** ISO-8601 UTC (`messageTime` or `clickTime`). */
+  eventTime: string;
+  ruleId: string;
+  /** `created`, `recipients`, `status`, `closed`, `raised`, `linked` or `stale`. */
+  effect: string;
+}
+
+/** One row of the "Alert Analysis" view: alerts per device, type, severity and state. */
+export interface AlertCount {
+  orgId: string;
+  deviceId: string;
+  type: string;
+  severity: Severity;
+  state: string;
+  count: number;
+}
+
+/** Stored TAP events per device, event type and disposition (suppressed events included). */
+export interface EventCount {
+  orgId: string;
+  deviceId: string;
+  eventType: string;
+  disposition: EventDisposition | 'invalid';
+  count: number;
 }
 
 /** Filter for {@link WorkbenchStore.listAlerts}; every field narrows the result. */
@@ -152,6 +219,18 @@ export interface WorkbenchStore {
   getDevice(orgId: string, deviceId: string): Promise<DeviceRecord | null>;
   listDevices(orgId?: string): Promise<DeviceRecord[]>;
   updateDeviceStatus(orgId: string, deviceId: string, status: { status?: string; health?: string }): Promise<void>;
+  /**
+   * Raises (`active`) or resolves the device-health alert for one condition (`not_polling`,
+   * `no_data`, `credentials_rejected`). Idempotent: raising an open condition or clearing a
+   * resolved one changes nothing.
+   */
+  recordDeviceHealth(
+    orgId: string,
+    deviceId: string,
+    condition: string,
+    active: boolean,
+    reason: string | null,
+  ): Promise<void>;
 
   /** Stores events, runs detection, and creates or updates alerts, in one transaction. */
   ingest(context: IngestContext, events: TapEvent[], invalid: InvalidTapEvent[]): Promise<IngestResult>;
@@ -167,4 +246,36 @@ export interface WorkbenchStore {
 
   /** Appends to the audit log of configuration changes. */
   audit(actor: Actor, action: string, subject: string, detail: Record<string, unknown>): Promise<void>;
+  /** Returns audit log entries, newest first. */
+  listAudit(limit?: number): Promise<AuditRecord[]>;
+
+  /** Returns the stored events linked to an alert, oldest first. */
+  listAlertEvents(alertId: string): Promise<AlertEventRecord[]>;
+  /** Counts alerts per org, device, type, severity and state. */
+  countAlerts(filter?: AlertFilter): Promise<AlertCount[]>;
+  /** Counts stored events per org, device, event type and disposition. */
+  countEvents(filter?: Pick<AlertFilter, 'orgId' | 'deviceId'>): Promise<EventCount[]>;
+
+  /**
+   * Adds a suppression rule and writes an audit log entry. Adding a rule that exists (same
+   * device, field and value) returns the existing rule. Affects events ingested afterwards only.
+   */
+  addTuningRule(
+    rule: Pick<TuningRuleRecord, 'orgId' | 'deviceId' | 'field' | 'value' | 'comment'>,
+    actor: Actor,
+  ): Promise<TuningRuleRecord>;
+  listTuningRules(filter?: Pick<AlertFilter, 'orgId' | 'deviceId'>): Promise<TuningRuleRecord[]>;
+  /** Removes a suppression rule and writes an audit log entry; returns false when there is none. */
+  removeTuningRule(ruleId: string, actor: Actor): Promise<boolean>;
+}
+
+/** One audit log entry. */
+export interface AuditRecord {
+  auditId: string;
+  /** ISO-8601 UTC. */
+  at: string;
+  actor: string;
+  action: string;
+  subject: string;
+  detail: Record<string, unknown>;
 }

@@ -1,0 +1,47 @@
+/**
+ * The small SQL surface that the Workbench store needs, implemented once for PostgreSQL
+ * (postgres.ts) and once for the embedded SQLite file (sqlite.ts), so that the store's queries
+ * are written once. Statements use `$1`, `$2`, … placeholders in both; values are always bound
+ * as parameters and never spliced into the SQL text.
+ */
+
+/** A bindable value. Booleans are stored as 0 or 1 so both databases read them alike. */
+export type SqlValue = string | number | boolean | null;
+
+/** A result row, column name to value. */
+export type SqlRow = Record<string, unknown>;
+
+/** Runs statements, inside or outside a transaction. */
+export interface SqlRunner {
+  /** Runs one statement with `$n` placeholders and returns its rows (none for most writes). */
+  query<T extends SqlRow = SqlRow>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
+}
+
+/** A connection (pool) to one of the two databases. */
+export interface SqlDatabase extends SqlRunner {
+  readonly dialect: 'postgres' | 'sqlite';
+  /**
+   * Runs `work` in one transaction and commits it. PostgreSQL runs it SERIALIZABLE and runs it
+   * again after a serialization failure, deadlock or unique violation caused by a concurrent
+   * writer, so `work` must be safe to repeat. SQLite takes the write lock up front.
+   */
+  transaction<T>(work: (tx: SqlRunner) => Promise<T>): Promise<T>;
+  /** Runs a script of several statements without parameters (migrations). */
+  executeScript(tx: SqlRunner, script: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Reads a count column, which PostgreSQL returns as a string (bigint). */
+export function toCount(value: unknown): number {
+  return typeof value === 'number' ? value : Number(value ?? 0);
+}
+
+/** Reads a 0/1 column as a boolean. */
+export function toBoolean(value: unknown): boolean {
+  return value === true || value === 1 || value === '1';
+}
+
+/** Returns `$start, $start+1, …` for `count` values, for an `IN (…)` list. */
+export function placeholders(count: number, start = 1): string {
+  return Array.from({ length: count }, (_, index) => `$${start + index}`).join(', ');
+}

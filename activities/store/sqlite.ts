@@ -1,0 +1,96 @@
+/**
+ * Embedded SQLite implementation of {@link SqlDatabase}, on Node's built-in `node:sqlite`
+ * (no native build). The file is opened in WAL mode, so CLI commands in another process read
+ * while the worker writes, and writers in other processes wait up to {@link BUSY_TIMEOUT_MS}
+ * for the write lock.
+ */
+import { resolve } from 'node:path';
+import type * as Sqlite from 'node:sqlite';
+import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
+import type { SqlDatabase, SqlRow, SqlRunner, SqlValue } from './sql.ts';
+
+/** How long a writer waits for another process's write lock before SQLITE_BUSY, in milliseconds. */
+const BUSY_TIMEOUT_MS = 10_000;
+
+/**
+ * Loads `node:sqlite`. Node 22 prints an ExperimentalWarning on the first load, which every CLI
+ * command would show. This filters that one warning and passes every other warning through.
+ */
+async function loadSqlite(): Promise<typeof Sqlite> {
+  const emitWarning = process.emitWarning;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const text = typeof warning === 'string' ? warning : warning.message;
+    if (/SQLite/i.test(text)) return;
+    (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
+  }) as typeof process.emitWarning;
+  try {
+    return await import('node:sqlite');
+  } finally {
+    process.emitWarning = emitWarning;
+  }
+}
+
+/** The statement queue of each database file opened by this process. */
+const queues = new Map<string, Promise<void>>();
+
+/** Opens (creating if needed) the SQLite file at `path`. */
+export async function openSqlite(file: string): Promise<SqlDatabase> {
+  const { DatabaseSync } = await loadSqlite();
+  const path = resolve(file);
+  const db: DatabaseSync = new DatabaseSync(path);
+  db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  db.exec('PRAGMA journal_mode = WAL');
+  db.exec('PRAGMA foreign_keys = ON');
+
+  const run = <T extends SqlRow>(sql: string, params: readonly SqlValue[] = []): T[] => {
+    // `$n` becomes `?n`, SQLite's numbered parameter; positional values bind to ?1, ?2, ….
+    const statement = db.prepare(sql.replace(/\$(\d+)/g, '?$1'));
+    const values: SQLInputValue[] = params.map((value) => (typeof value === 'boolean' ? Number(value) : value));
+    return statement.all(...values) as T[];
+  };
+
+  // node:sqlite is synchronous, but transaction bodies await between statements. One queue per
+  // file in this process keeps other statements out of an open transaction. It also stops a
+  // second connection in this process from blocking the event loop in busy_timeout while the
+  // lock holder waits for that loop. Other processes wait in busy_timeout instead.
+  const exclusive = <T>(task: () => Promise<T> | T): Promise<T> => {
+    const next = (queues.get(path) ?? Promise.resolve()).then(task, task);
+    queues.set(
+      path,
+      next.then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
+    return next;
+  };
+  const runner: SqlRunner = { query: async (sql, params) => run(sql, params) };
+
+  return {
+    dialect: 'sqlite',
+
+    query: (sql, params) => exclusive(() => run(sql, params)),
+
+    transaction: <T>(work: (tx: SqlRunner) => Promise<T>) =>
+      exclusive(async () => {
+        db.exec('BEGIN IMMEDIATE');
+        try {
+          const result = await work(runner);
+          db.exec('COMMIT');
+          return result;
+        } catch (err) {
+          db.exec('ROLLBACK');
+          throw err;
+        }
+      }),
+
+    async executeScript(_tx, script) {
+      db.exec(script);
+    },
+
+    close: () =>
+      exclusive(() => {
+        db.close();
+      }),
+  };
+}

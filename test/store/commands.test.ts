@@ -1,0 +1,184 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { openStore } from '../../activities/store/index.ts';
+import type { WorkbenchStore } from '../../activities/store/types.ts';
+import { createPostgresSchema, createSqliteDirectory, type TestDatabase } from './databases.ts';
+import { fixture } from './suite.ts';
+
+const CLI = fileURLToPath(new URL('../../bin/tap-mdr.js', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('../fixtures/tap/', import.meta.url));
+
+/** Runs `tap-mdr` in a child process; `databaseUrl` selects PostgreSQL, as DATABASE_URL does. */
+function tapMdr(args: string[], databaseUrl?: string) {
+  const env: NodeJS.ProcessEnv = { ...process.env, TAP_MDR_ACTOR: 'cli-test' };
+  delete env.DATABASE_URL;
+  delete env.TAP_MDR_DATA_DIR;
+  if (databaseUrl) env.DATABASE_URL = databaseUrl;
+  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function jsonLines(stdout: string): Record<string, unknown>[] {
+  return stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+describe('tap-mdr detect', () => {
+  it('prints fixture alerts as JSON lines', () => {
+    const result = tapMdr(['detect', `${FIXTURES}01-all-mixed.json`, '--json']);
+    assert.equal(result.status, 0, result.stderr);
+    const lines = jsonLines(result.stdout);
+    assert.deepEqual(
+      lines.map((line) => [line.kind, line.type ?? line.eventType, line.severity ?? null, line.rule]),
+      [
+        ['alert', 'delivered_message', 'critical', 'delivered-phish'],
+        ['alert', 'permitted_click', 'critical', 'permitted-click'],
+        ['ignored', 'messagesBlocked', null, 'blocked-message'],
+        ['ignored', 'clicksBlocked', null, 'blocked-click'],
+      ],
+    );
+    assert.deepEqual(lines[0]?.recipients, ['dana.lee@example.com']);
+    assert.equal(lines[0]?.guid, 'Qm3xT9vKp2LrW8zA4cYdN6hJ0sFbE1uG');
+    assert.equal(lines[0]?.messageId, '<20250602091512.4471.ap@invoices.example.net>');
+    assert.equal(lines[0]?.autoDeleteEligible, true);
+    assert.equal(lines[1]?.autoDeleteEligible, false);
+    assert.equal(lines[2]?.reason, 'TAP blocked the message before delivery; nothing to remediate.');
+  });
+
+  it('prints invalid events', () => {
+    const result = tapMdr(['detect', `${FIXTURES}21-odd-cases.json`, '--json']);
+    assert.equal(result.status, 0, result.stderr);
+    const invalid = jsonLines(result.stdout).filter((line) => line.kind === 'invalid');
+    assert.equal(invalid.length, 5);
+    assert.equal(invalid[0]?.reason, 'GUID is missing or empty');
+  });
+
+  it('text output escapes control characters', () => {
+    const result = tapMdr(['detect', `${FIXTURES}21-odd-cases.json`]);
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /^2 alerts, 2 ignored events, 5 invalid events$/m);
+    assert.doesNotMatch(result.stdout, /\u2028/);
+  });
+
+  it('missing file is a usage error', () => {
+    const result = tapMdr(['detect', `${FIXTURES}does-not-exist.json`]);
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /cannot read .*does-not-exist\.json/);
+  });
+});
+
+for (const [kind, createDatabase] of [
+  ['embedded SQLite', createSqliteDirectory],
+  ['PostgreSQL', createPostgresSchema],
+] as const) {
+  describe(`store commands on ${kind}`, () => {
+    let database: TestDatabase;
+    let store: WorkbenchStore;
+    let common: string[];
+    const context = { orgId: 'acme', deviceId: 'tap-eu', autoRemediateDelivered: true };
+
+    before(async () => {
+      database = await createDatabase();
+      store = await openStore(database.options);
+      common = ['--data-dir', database.options.dataDir];
+      await store.ingest(context, fixture('01-all-mixed.json').events, []);
+      await store.ingest(context, fixture('06-clicks-permitted-and-blocked.json').events, []);
+    });
+
+    after(async () => {
+      await store?.close();
+      await database?.drop();
+    });
+
+    const run = (args: string[]) => tapMdr([...args, ...common], database.options.databaseUrl);
+
+    it('alerts list filters by severity', () => {
+      const result = run(['alerts', 'list', '--org', 'acme', '--severity', 'low', '--json']);
+      assert.equal(result.status, 0, result.stderr);
+      const alerts = JSON.parse(result.stdout) as { rule: string; recipients: string[] }[];
+      assert.deepEqual(
+        alerts.map((alert) => alert.rule),
+        ['permitted-click-spam'],
+      );
+      assert.deepEqual(alerts[0]?.recipients, ['casey.wu@example.com']);
+    });
+
+    it('alerts list rejects a bad severity', () => {
+      const result = run(['alerts', 'list', '--severity', 'urgent']);
+      assert.equal(result.status, 2);
+      assert.match(result.stderr, /invalid severity: "urgent"/);
+    });
+
+    it('alerts show prints events', async () => {
+      const [message] = await store.listAlerts({ orgId: 'acme', type: 'delivered_message' });
+      const result = run(['alerts', 'show', message!.alertId]);
+      assert.equal(result.status, 0, result.stderr);
+      assert.match(result.stdout, /Rule: +delivered-phish: A message with an active phishing threat/);
+      assert.match(result.stdout, /messagesDelivered +delivered-phish +created/);
+      assert.match(result.stdout, /clicksPermitted +permitted-click +raised/);
+    });
+
+    it('alerts show unknown id fails', () => {
+      const result = run(['alerts', 'show', 'alert_000000000000000000000000']);
+      assert.equal(result.status, 1);
+      assert.match(result.stderr, /alert "alert_000000000000000000000000" not found/);
+    });
+
+    it('dashboard counts', () => {
+      const result = run(['dashboard', '--org', 'acme', '--json']);
+      assert.equal(result.status, 0, result.stderr);
+      const { alerts, events } = JSON.parse(result.stdout) as {
+        alerts: { type: string; severity: string; count: number }[];
+        events: { eventType: string; disposition: string; count: number }[];
+      };
+      assert.deepEqual(
+        alerts.map((row) => `${row.type}:${row.severity}:${row.count}`),
+        ['delivered_message:critical:1', 'permitted_click:critical:2', 'permitted_click:low:1'],
+      );
+      assert.deepEqual(
+        events.map((row) => `${row.eventType}:${row.disposition}:${row.count}`),
+        [
+          'clicksBlocked:informational:3',
+          'clicksPermitted:alert:3',
+          'messagesBlocked:informational:1',
+          'messagesDelivered:alert:1',
+        ],
+      );
+    });
+
+    it('tuning add, list, remove', () => {
+      const added = run([
+        'tuning',
+        'add',
+        '--org',
+        'acme',
+        '--device',
+        'tap-eu',
+        '--field',
+        'classification',
+        '--value',
+        'spam',
+        '--json',
+      ]);
+      assert.equal(added.status, 0, added.stderr);
+      const rule = JSON.parse(added.stdout) as { ruleId: string; createdBy: string };
+      assert.equal(rule.createdBy, 'cli-test');
+
+      const listed = run(['tuning', 'list', '--org', 'acme']);
+      assert.match(listed.stdout, new RegExp(`${rule.ruleId} +acme:tap-eu +classification = spam +suppressed=0`));
+
+      const bad = run(['tuning', 'add', '--org', 'acme', '--device', 'tap-eu', '--field', 'subject', '--value', 'x']);
+      assert.equal(bad.status, 2);
+      assert.match(bad.stderr, /invalid field: "subject"/);
+
+      assert.equal(run(['tuning', 'remove', rule.ruleId]).status, 0);
+      const again = run(['tuning', 'remove', rule.ruleId]);
+      assert.equal(again.status, 1);
+      assert.match(again.stderr, /not found/);
+    });
+  });
+}

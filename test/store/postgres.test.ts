@@ -1,0 +1,4 @@
+import { createPostgresSchema } from './databases.ts';
+import { defineStoreSuite } from './suite.ts';
+
+defineStoreSuite('PostgreSQL', createPostgresSchema);

@@ -1,0 +1,406 @@
+/**
+ * The Workbench store suite, run once per database (postgres.test.ts, sqlite.test.ts), so both
+ * implementations are held to the same behaviour.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { openStore } from '../../activities/store/index.ts';
+import { AUTO_REMEDIATE_DELIVERED, type IngestContext, type WorkbenchStore } from '../../activities/store/types.ts';
+import { parseSiemResponse } from '../../activities/tap/parse.ts';
+import type { TapEvent, TapSiemBatch } from '../../activities/tap/types.ts';
+import type { TestDatabase } from './databases.ts';
+
+const actor = { name: 'test-operator' };
+
+/** Parses a TAP fixture from test/fixtures/tap. */
+export function fixture(name: string): TapSiemBatch {
+  return parseSiemResponse(readFileSync(new URL(`../fixtures/tap/${name}`, import.meta.url), 'utf8'));
+}
+
+/** Alert fields that must come out the same however the events arrived. */
+async function alertSnapshot(store: WorkbenchStore, orgId: string) {
+  const alerts = await store.listAlerts({ orgId });
+  return alerts
+    .map((alert) => ({
+      alertId: alert.alertId,
+      type: alert.type,
+      severity: alert.severity,
+      rule: alert.rule,
+      state: alert.state,
+      recipients: alert.recipients,
+      parentAlertId: alert.parentAlertId,
+      autoDeleteEligible: alert.autoDeleteEligible,
+    }))
+    .sort((a, b) => a.alertId.localeCompare(b.alertId));
+}
+
+/** Defines the store tests against the database `createDatabase` provides. */
+export function defineStoreSuite(kind: string, createDatabase: () => Promise<TestDatabase>): void {
+  describe(`Workbench store on ${kind}`, () => {
+    let database: TestDatabase;
+    let store: WorkbenchStore;
+    let orgCounter = 0;
+
+    /** Returns an ingest context for a new org, which keeps each test apart in the shared schema. */
+    const context = (autoRemediateDelivered = false): IngestContext => {
+      orgCounter += 1;
+      return { orgId: `org-${orgCounter}`, deviceId: 'tap-1', autoRemediateDelivered };
+    };
+
+    before(async () => {
+      database = await createDatabase();
+      store = await openStore(database.options);
+    });
+
+    after(async () => {
+      await store?.close();
+      await database?.drop();
+    });
+
+    it('migrate is repeatable', async () => {
+      await store.migrate();
+      await store.migrate();
+      const again = await openStore(database.options);
+      await again.close();
+      assert.deepEqual(await store.listAlerts({ orgId: 'nobody' }), []);
+    });
+
+    it('preferences are audited', async () => {
+      const { orgId } = context();
+      await store.ensureOrganization(orgId, actor);
+      assert.equal(await store.getOrgPreference(orgId, AUTO_REMEDIATE_DELIVERED), null);
+      await store.setOrgPreference(orgId, AUTO_REMEDIATE_DELIVERED, 'true', actor);
+      await store.setOrgPreference(orgId, AUTO_REMEDIATE_DELIVERED, 'false', actor);
+      assert.equal(await store.getOrgPreference(orgId, AUTO_REMEDIATE_DELIVERED), 'false');
+
+      const entries = (await store.listAudit(50)).filter(
+        (entry) => entry.subject === `${orgId}:${AUTO_REMEDIATE_DELIVERED}`,
+      );
+      assert.equal(entries.length, 2);
+      assert.equal(entries[0]?.actor, 'test-operator');
+      assert.deepEqual(
+        entries.map((entry) => entry.detail).sort((a, b) => String(a.to).localeCompare(String(b.to))),
+        [
+          { from: 'true', to: 'false' },
+          { from: null, to: 'true' },
+        ],
+      );
+    });
+
+    it('devices and secrets', async () => {
+      const { orgId } = context();
+      const device = {
+        orgId,
+        deviceId: 'tap-1',
+        name: 'TAP EU',
+        location: 'eu',
+        principal: 'principal-1',
+        secretRef: `${orgId}/tap-1`,
+        tapBaseUrl: 'http://127.0.0.1:9',
+        createdAt: '2025-06-01T00:00:00.000Z',
+        status: 'onboarding',
+        health: 'healthy',
+        removedAt: null,
+      };
+      assert.equal(await store.addDevice(device, actor), true);
+      assert.equal(await store.addDevice(device, actor), false);
+      await store.updateDeviceStatus(orgId, 'tap-1', { status: 'polling' });
+      assert.deepEqual(await store.getDevice(orgId, 'tap-1'), { ...device, status: 'polling' });
+      assert.equal((await store.listDevices(orgId)).length, 1);
+
+      await store.putSecret(device.secretRef, 'ciphertext-1', actor);
+      await store.putSecret(device.secretRef, 'ciphertext-2', actor);
+      assert.equal(await store.getSecret(device.secretRef), 'ciphertext-2');
+      assert.equal(await store.getSecret('missing'), null);
+    });
+
+    it('ingest stores fixture alerts', async () => {
+      const ctx = context(true);
+      const batch = fixture('01-all-mixed.json');
+      const result = await store.ingest(ctx, batch.events, batch.invalid);
+
+      assert.equal(result.stored, 4);
+      assert.equal(result.duplicates, 0);
+      assert.equal(result.alertsCreated.length, 2);
+      assert.equal(result.remediationAlertIds.length, 1);
+
+      const message = await store.getAlert(result.remediationAlertIds[0]!);
+      assert.equal(message?.type, 'delivered_message');
+      assert.equal(message?.severity, 'critical');
+      assert.equal(message?.rule, 'delivered-phish');
+      assert.equal(message?.matched.classification, 'phish');
+      assert.equal(message?.messageId, '<20250602091512.4471.ap@invoices.example.net>');
+      assert.deepEqual(message?.recipients, ['dana.lee@example.com']);
+      assert.equal(message?.occurredAt, '2025-06-02T09:15:14.000Z');
+      assert.match(message?.threatUrl ?? '', /^https:\/\/threatinsight\.proofpoint\.com\//);
+      assert.equal(message?.remediationStatus, 'none');
+
+      const [click] = await store.listAlerts({ orgId: ctx.orgId, type: 'permitted_click' });
+      assert.equal(click?.parentAlertId, message?.alertId);
+      assert.deepEqual(
+        (await store.listAlertEvents(message!.alertId)).map((entry) => [entry.eventType, entry.effect]),
+        [
+          ['messagesDelivered', 'created'],
+          ['clicksPermitted', 'raised'],
+        ],
+      );
+
+      const counts = await store.countEvents({ orgId: ctx.orgId });
+      assert.deepEqual(
+        counts.map((row) => `${row.eventType}:${row.disposition}:${row.count}`),
+        [
+          'clicksBlocked:informational:1',
+          'clicksPermitted:alert:1',
+          'messagesBlocked:informational:1',
+          'messagesDelivered:alert:1',
+        ],
+      );
+    });
+
+    it('remediation off returns no ids', async () => {
+      const batch = fixture('01-all-mixed.json');
+      const result = await store.ingest(context(false), batch.events, batch.invalid);
+      assert.equal(result.alertsCreated.length, 2);
+      assert.deepEqual(result.remediationAlertIds, []);
+    });
+
+    it('same window three times', async () => {
+      const ctx = context(true);
+      const batch = fixture('03-delivered-phish-multi-recipient.json');
+      const first = await store.ingest(ctx, batch.events, batch.invalid);
+      const snapshot = await alertSnapshot(store, ctx.orgId);
+      for (let attempt = 2; attempt <= 3; attempt += 1) {
+        const again = await store.ingest(ctx, batch.events, batch.invalid);
+        assert.equal(again.stored, 0);
+        assert.equal(again.duplicates, 3);
+        assert.deepEqual(again.alertsCreated, []);
+        assert.deepEqual(again.alertsUpdated, []);
+        assert.deepEqual(again.remediationAlertIds, []);
+        assert.deepEqual(await alertSnapshot(store, ctx.orgId), snapshot);
+      }
+      assert.equal(first.remediationAlertIds.length, 1);
+      assert.equal(snapshot.length, 1);
+      assert.deepEqual(snapshot[0]?.recipients, [
+        'alex.kim@example.com',
+        'jo.berg@example.com',
+        'lee.chan@example.com',
+        'priya.nair@example.com',
+      ]);
+    });
+
+    it('overlapping windows match one window', async () => {
+      const events = fixture('03-delivered-phish-multi-recipient.json').events;
+      const whole = context(true);
+      await store.ingest(whole, events, []);
+
+      const split = context(true);
+      const first = await store.ingest(split, events.slice(0, 2), []);
+      const second = await store.ingest(split, events.slice(1), []);
+      assert.equal(second.stored, 1);
+      assert.equal(second.duplicates, 1);
+      assert.deepEqual(second.alertsCreated, []);
+      assert.deepEqual(second.alertsUpdated, first.alertsCreated);
+      // New recipients on an eligible alert make it due for deletion again.
+      assert.deepEqual(second.remediationAlertIds, first.alertsCreated);
+
+      const strip = (rows: Awaited<ReturnType<typeof alertSnapshot>>) => rows.map(({ alertId: _id, ...rest }) => rest);
+      assert.deepEqual(strip(await alertSnapshot(store, split.orgId)), strip(await alertSnapshot(store, whole.orgId)));
+    });
+
+    it('two writers create no duplicate', async () => {
+      const other = await openStore(database.options);
+      try {
+        const ctx = context(true);
+        const events = [
+          ...fixture('01-all-mixed.json').events,
+          ...fixture('03-delivered-phish-multi-recipient.json').events,
+        ];
+        const results = await Promise.all([store.ingest(ctx, events, []), other.ingest(ctx, events, [])]);
+
+        assert.equal(results[0].stored + results[1].stored, events.length);
+        assert.equal(results[0].duplicates + results[1].duplicates, events.length);
+        const created = [...results[0].alertsCreated, ...results[1].alertsCreated];
+        assert.equal(created.length, 3);
+        assert.equal(new Set(created).size, 3);
+        assert.equal([...results[0].remediationAlertIds, ...results[1].remediationAlertIds].length, 2);
+        assert.equal((await store.listAlerts({ orgId: ctx.orgId })).length, 3);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('two writers merge different recipients', async () => {
+      const other = await openStore(database.options);
+      try {
+        const ctx = context(true);
+        const events = fixture('03-delivered-phish-multi-recipient.json').events;
+        await Promise.all([store.ingest(ctx, events.slice(0, 1), []), other.ingest(ctx, events.slice(1), [])]);
+        const alerts = await store.listAlerts({ orgId: ctx.orgId });
+        assert.equal(alerts.length, 1);
+        assert.equal(alerts[0]?.recipients.length, 4);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('false positive closes stored alert', async () => {
+      const ctx = context(true);
+      const active = fixture('03-delivered-phish-multi-recipient.json').events;
+      const created = await store.ingest(ctx, active, []);
+      const falsePositive = active.slice(0, 1).map((event): TapEvent =>
+        event.type === 'messagesDelivered'
+          ? {
+              ...event,
+              threats: event.threats.map((t) => ({
+                ...t,
+                threatStatus: 'falsePositive',
+                threatTime: '2025-06-03T00:00:00.000Z',
+              })),
+            }
+          : event,
+      );
+      const result = await store.ingest(ctx, falsePositive, []);
+      assert.equal(result.stored, 1, 'a new threatStatus for the same event id is a new event');
+      assert.deepEqual(result.alertsUpdated, created.alertsCreated);
+      const alert = await store.getAlert(created.alertsCreated[0]!);
+      assert.equal(alert?.state, 'closed');
+      assert.equal(alert?.rule, 'delivered-false-positive');
+      assert.equal(alert?.autoDeleteEligible, false);
+    });
+
+    it('tuning suppresses and counts', async () => {
+      const ctx = context(true);
+      const rule = await store.addTuningRule(
+        {
+          orgId: ctx.orgId,
+          deviceId: ctx.deviceId,
+          field: 'senderDomain',
+          value: 'Docs-Share.example.net',
+          comment: 'vendor test',
+        },
+        actor,
+      );
+      const again = await store.addTuningRule(
+        {
+          orgId: ctx.orgId,
+          deviceId: ctx.deviceId,
+          field: 'senderDomain',
+          value: 'docs-share.example.net',
+          comment: '',
+        },
+        actor,
+      );
+      assert.equal(again.ruleId, rule.ruleId);
+      assert.equal(rule.value, 'docs-share.example.net');
+
+      const result = await store.ingest(ctx, fixture('03-delivered-phish-multi-recipient.json').events, []);
+      assert.equal(result.stored, 3);
+      assert.equal(result.suppressed, 3);
+      assert.deepEqual(result.alertsCreated, []);
+
+      const [listed] = await store.listTuningRules({ orgId: ctx.orgId });
+      assert.equal(listed?.suppressedEvents, 3);
+      assert.equal(await store.removeTuningRule(rule.ruleId, actor), true);
+      assert.equal(await store.removeTuningRule(rule.ruleId, actor), false);
+      assert.deepEqual(await store.listTuningRules({ orgId: ctx.orgId }), []);
+
+      const events = await store.countEvents({ orgId: ctx.orgId });
+      assert.deepEqual(
+        events.map((row) => [row.disposition, row.count]),
+        [['suppressed', 3]],
+      );
+      const actions = (await store.listAudit(20)).filter((entry) => entry.subject === `${ctx.orgId}:${ctx.deviceId}`);
+      assert.deepEqual(actions.map((entry) => entry.action).sort(), ['tuning.add', 'tuning.remove']);
+    });
+
+    it('invalid events are kept once', async () => {
+      const ctx = context();
+      const batch = fixture('21-odd-cases.json');
+      const first = await store.ingest(ctx, batch.events, batch.invalid);
+      const second = await store.ingest(ctx, batch.events, batch.invalid);
+      assert.equal(first.invalid, batch.invalid.length);
+      assert.equal(second.invalid, 0);
+      const invalid = (await store.countEvents({ orgId: ctx.orgId })).filter((row) => row.disposition === 'invalid');
+      assert.equal(
+        invalid.reduce((sum, row) => sum + row.count, 0),
+        batch.invalid.length,
+      );
+    });
+
+    it('untrusted text is stored as data', async () => {
+      const ctx = context();
+      const [event] = fixture('01-all-mixed.json').events.filter((e) => e.type === 'messagesDelivered');
+      assert.equal(event?.type, 'messagesDelivered');
+      const subject = `x'); DROP TABLE alerts; -- $1 ?1 <script>"`;
+      const hostile: TapEvent = { ...event, subject, messageId: `<a'b"$2@example.net>` };
+      const result = await store.ingest(ctx, [hostile], []);
+      const alert = await store.getAlert(result.alertsCreated[0]!);
+      assert.equal(alert?.subject, subject);
+      assert.equal(alert?.messageId, `<a'b"$2@example.net>`);
+    });
+
+    it('recipient results keep the first', async () => {
+      const ctx = context(true);
+      const result = await store.ingest(ctx, fixture('03-delivered-phish-multi-recipient.json').events, []);
+      const alertId = result.remediationAlertIds[0]!;
+      const at = '2025-06-02T15:00:00.000Z';
+      await store.recordRecipientResults(alertId, [
+        { recipient: 'alex.kim@example.com', outcome: 'deleted', copies: 1, reason: null, at },
+      ]);
+      await store.recordRecipientResults(alertId, [
+        { recipient: 'alex.kim@example.com', outcome: 'failed', copies: 0, reason: 'retry', at },
+        { recipient: 'jo.berg@example.com', outcome: 'not_found', copies: 0, reason: null, at },
+      ]);
+      await store.setRemediationStatus(alertId, 'partial', 'two recipients left');
+
+      const target = await store.getRemediationTarget(alertId);
+      assert.equal(target?.messageId, '<DS.20250602140319.77abf1@docs-share.example.net>');
+      assert.equal(target?.status, 'partial');
+      assert.equal(target?.recipients.length, 4);
+      assert.deepEqual(
+        target?.done.map((entry) => [entry.recipient, entry.outcome]),
+        [
+          ['alex.kim@example.com', 'deleted'],
+          ['jo.berg@example.com', 'not_found'],
+        ],
+      );
+      assert.equal((await store.getAlert(alertId))?.remediationReason, 'two recipients left');
+    });
+
+    it('dashboard counts', async () => {
+      const ctx = context();
+      await store.ingest(ctx, fixture('01-all-mixed.json').events, []);
+      await store.ingest(ctx, fixture('06-clicks-permitted-and-blocked.json').events, []);
+      const counts = await store.countAlerts({ orgId: ctx.orgId });
+      assert.deepEqual(
+        counts.map((row) => `${row.deviceId}:${row.type}:${row.severity}:${row.state}:${row.count}`),
+        [
+          'tap-1:delivered_message:critical:open:1',
+          'tap-1:permitted_click:critical:open:2',
+          'tap-1:permitted_click:low:open:1',
+        ],
+      );
+      const filtered = await store.listAlerts({ orgId: ctx.orgId, severity: 'low' });
+      assert.deepEqual(
+        filtered.map((alert) => alert.rule),
+        ['permitted-click-spam'],
+      );
+    });
+
+    it('device health alerts', async () => {
+      const { orgId } = context();
+      await store.recordDeviceHealth(orgId, 'tap-1', 'not_polling', true, 'No poll for 10 minutes.');
+      await store.recordDeviceHealth(orgId, 'tap-1', 'not_polling', true, 'No poll for 10 minutes.');
+      let [alert] = await store.listAlerts({ orgId, type: 'device_health' });
+      assert.equal(alert?.state, 'open');
+      assert.equal(alert?.severity, 'high');
+      assert.equal(alert?.reason, 'No poll for 10 minutes.');
+
+      await store.recordDeviceHealth(orgId, 'tap-1', 'not_polling', false, null);
+      [alert] = await store.listAlerts({ orgId, type: 'device_health' });
+      assert.equal(alert?.state, 'closed');
+      assert.equal((await store.listAlerts({ orgId })).length, 1);
+    });
+  });
+}
