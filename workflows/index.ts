@@ -2,4 +2,4 @@
  * Workflow definitions registered by the tap-mdr worker. The worker bundles this file, so
  * everything it exports must be a workflow function.
  */
-export {};
+export { deviceWorkflow } from './device.ts';

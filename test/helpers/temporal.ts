@@ -3,6 +3,7 @@
  * registered) and the time-skipping test server. Binaries are found as
  * workers/temporal-binaries.ts describes.
  */
+import proto from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { explainStartFailure, temporalExecutable } from '../../workers/temporal-binaries.ts';
@@ -33,14 +34,25 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Te
   }
 }
 
-/** Starts the time-skipping test server on a random port. */
+/**
+ * Starts the time-skipping test server on a random port, with tap-mdr's search attributes
+ * registered through the operator service (that server has no `--search-attribute` flag).
+ */
 export async function startTimeSkippingServer(): Promise<TestWorkflowEnvironment> {
   const executable = temporalExecutable('test-server');
+  let env: TestWorkflowEnvironment;
   try {
-    return await TestWorkflowEnvironment.createTimeSkipping({ server: { executable } });
+    env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable } });
   } catch (err) {
     throw explainStartFailure('test-server', executable, err);
   }
+
+  const keyword = proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(TAP_MDR_SEARCH_ATTRIBUTES.map((key) => [key.name, keyword])),
+  });
+  return env;
 }
 
 const bundles = new Map<string, Promise<WorkflowBundleWithSourceMap>>();

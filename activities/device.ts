@@ -1,0 +1,256 @@
+/**
+ * Activities of the device workflow: credential checks, one TAP poll, and status reports to
+ * the Workbench store. Each takes ids and references and returns a small summary; TAP
+ * responses and secrets never leave the activity.
+ */
+import { ApplicationFailure, cancellationSignal, heartbeat, log } from '@temporalio/activity';
+import { openSecret } from './secrets.ts';
+import type { WorkbenchStore } from './store/types.ts';
+import { TapClient } from './tap/client.ts';
+import { TapAuthError, TapError, TapForbiddenError, TapStartTooOldError, TapThrottledError } from './tap/errors.ts';
+import { planWindows, type DataGap, type TapWindow } from './tap/windows.ts';
+import type { TapSiemBatch } from './tap/types.ts';
+import type { CredentialsRef, DeviceHealth, DevicePhase } from '../workflows/device-types.ts';
+
+/** Identifies one device. */
+export interface DeviceRef {
+  orgId: string;
+  deviceId: string;
+}
+
+/** Result of a credential check. */
+export interface CredentialCheckResult {
+  accepted: boolean;
+  /** Error code when rejected, for example `TAP_AUTH_FAILED`. */
+  code: string | null;
+  /** Plain reason when rejected; never contains the secret. */
+  reason: string | null;
+  /** TAP calls the check made. */
+  tapCalls: number;
+}
+
+/** Input of {@link DeviceActivities.pollTap}. */
+export interface PollRequest extends DeviceRef {
+  credentials: CredentialsRef;
+  /** End of the last window whose events are stored; null before the first poll. */
+  cursor: string | null;
+  /** Value of the auto-deletion preference in force for this poll. */
+  autoRemediateDelivered: boolean;
+}
+
+/** What one poll did, small enough for workflow history. */
+export interface PollSummary {
+  /** `idle` when less than 30 s of new time existed, so TAP was not called. */
+  result: 'ok' | 'idle';
+  window: TapWindow | null;
+  /** Events TAP returned, invalid ones included. */
+  events: number;
+  stored: number;
+  duplicates: number;
+  suppressed: number;
+  invalid: number;
+  alertsCreated: number;
+  /** Alerts that need an auto-deletion child workflow. */
+  remediationAlertIds: string[];
+  /** The cursor to carry: advanced only after the window's events were stored. */
+  cursor: string | null;
+  /** False while more windows are due at once (catch-up after downtime). */
+  caughtUp: boolean;
+  /** Time lost to TAP's 7-day limit, in milliseconds; 0 normally. */
+  dataGapMs: number;
+  /** TAP calls this poll made. */
+  tapCalls: number;
+  /** Set when TAP answered 429: how long to wait before the next call, in milliseconds. */
+  throttledForMs: number;
+}
+
+/** Input of {@link DeviceActivities.reportDeviceStatus}. */
+export interface DeviceStatusReport extends DeviceRef {
+  phase: DevicePhase;
+  health: DeviceHealth;
+}
+
+/** A health condition raised (`active`) or cleared. */
+export interface HealthConditionReport extends DeviceRef {
+  condition: 'not_polling' | 'no_data' | 'credentials_rejected';
+  active: boolean;
+  reason?: string;
+}
+
+/** What the device activities need from the worker. */
+export interface DeviceActivityDependencies {
+  store: WorkbenchStore;
+  secretKey: Buffer;
+  /** Clock for window planning; tests may pin it. */
+  now?: () => Date;
+  /** Per-request timeout of TAP calls, in milliseconds. */
+  tapTimeoutMs?: number;
+}
+
+/** Creates the device activities bound to their dependencies. */
+export function createDeviceActivities(deps: DeviceActivityDependencies) {
+  const now = deps.now ?? (() => new Date());
+
+  async function tapClientFor(ref: DeviceRef, credentials: CredentialsRef): Promise<TapClient> {
+    const device = await deps.store.getDevice(ref.orgId, ref.deviceId);
+    if (!device) {
+      throw ApplicationFailure.nonRetryable(
+        `device ${ref.orgId}:${ref.deviceId} is not in the store`,
+        'DeviceNotFound',
+      );
+    }
+    const sealed = await deps.store.getSecret(credentials.secretRef);
+    if (sealed === null) {
+      throw ApplicationFailure.nonRetryable(`secret ${credentials.secretRef} is not in the store`, 'SecretNotFound');
+    }
+    const secret = openSecret(sealed, credentials.secretRef, deps.secretKey);
+    return new TapClient({
+      baseUrl: device.tapBaseUrl,
+      principal: credentials.principal,
+      secret,
+      now,
+      timeoutMs: deps.tapTimeoutMs,
+    });
+  }
+
+  return {
+    /** Checks credentials with one small TAP call; a rejection is a result, not an error. */
+    async checkCredentials(request: DeviceRef & { credentials: CredentialsRef }): Promise<CredentialCheckResult> {
+      const client = await tapClientFor(request, request.credentials);
+      try {
+        await client.checkCredentials({ signal: cancellationSignal() });
+        log.info('TAP accepted the credentials', { ...request.credentials, secretRef: undefined, ...refOf(request) });
+        return { accepted: true, code: null, reason: null, tapCalls: 1 };
+      } catch (err) {
+        if (err instanceof TapAuthError || err instanceof TapForbiddenError) {
+          log.warn('TAP rejected the credentials', { ...refOf(request), code: err.code, reason: err.message });
+          return { accepted: false, code: err.code, reason: err.message, tapCalls: 1 };
+        }
+        throw toFailure(err);
+      }
+    },
+
+    /**
+     * Fetches the next window after the cursor, stores its events through the detection stage,
+     * and returns the summary. The cursor advances only once `ingest` has committed.
+     */
+    async pollTap(request: PollRequest): Promise<PollSummary> {
+      const client = await tapClientFor(request, request.credentials);
+      const plan = planWindows(request.cursor, now(), { maxWindows: 1 });
+      const window = plan.windows[0];
+      const base = emptySummary(request.cursor, plan.gap);
+      if (!window) return { ...base, result: 'idle' };
+
+      let batch: TapSiemBatch;
+      let tapCalls = 1;
+      try {
+        batch = await client.fetchAll(window, { signal: cancellationSignal() });
+      } catch (err) {
+        if (err instanceof TapThrottledError) {
+          log.warn('TAP throttled the device', { ...refOf(request), retryAfterMs: err.retryAfterMs });
+          return { ...base, result: 'idle', caughtUp: false, tapCalls, throttledForMs: err.retryAfterMs };
+        }
+        if (!(err instanceof TapStartTooOldError)) throw toFailure(err);
+
+        // The planner keeps a margin inside the 7-day limit; TAP's clock may still disagree,
+        // so skip the window's first hour rather than failing the device forever.
+        const replanned = planWindows(request.cursor, now(), { maxWindows: 1, maxAgeMarginMs: 75 * 60_000 });
+        if (!replanned.windows[0]) return { ...base, result: 'idle', tapCalls };
+        tapCalls += 1;
+        batch = await client
+          .fetchAll(replanned.windows[0], { signal: cancellationSignal() })
+          .catch((retryErr: unknown) => {
+            throw toFailure(retryErr);
+          });
+        Object.assign(plan, replanned);
+      }
+      heartbeat({ window, events: batch.events.length });
+
+      const ingest = await deps.store.ingest(
+        { orgId: request.orgId, deviceId: request.deviceId, autoRemediateDelivered: request.autoRemediateDelivered },
+        batch.events,
+        batch.invalid,
+      );
+
+      const summary: PollSummary = {
+        result: 'ok',
+        window: plan.windows[0] ?? window,
+        events: batch.events.length + batch.invalid.length,
+        stored: ingest.stored,
+        duplicates: ingest.duplicates,
+        suppressed: ingest.suppressed,
+        invalid: ingest.invalid,
+        alertsCreated: ingest.alertsCreated.length,
+        remediationAlertIds: ingest.remediationAlertIds,
+        cursor: plan.nextCursor,
+        caughtUp: !plan.truncated,
+        dataGapMs: plan.gap?.durationMs ?? 0,
+        tapCalls,
+        throttledForMs: 0,
+      };
+      log.info('TAP poll stored', {
+        ...refOf(request),
+        ...summary,
+        remediationAlertIds: summary.remediationAlertIds.length,
+      });
+      return summary;
+    },
+
+    /** Writes the device's phase and health to the store, for `tap-mdr device list`. */
+    async reportDeviceStatus(report: DeviceStatusReport): Promise<void> {
+      await deps.store.updateDeviceStatus(report.orgId, report.deviceId, {
+        status: report.phase,
+        health: report.health,
+      });
+    },
+
+    /** Raises or clears a device-health alert in the queue. */
+    async recordHealthCondition(report: HealthConditionReport): Promise<void> {
+      await deps.store.recordDeviceHealth(
+        report.orgId,
+        report.deviceId,
+        report.condition,
+        report.active,
+        report.reason ?? null,
+      );
+      log.info(report.active ? 'device health condition raised' : 'device health condition cleared', { ...report });
+    },
+  };
+}
+
+function refOf(ref: DeviceRef): DeviceRef {
+  return { orgId: ref.orgId, deviceId: ref.deviceId };
+}
+
+function emptySummary(cursor: string | null, gap: DataGap | null): PollSummary {
+  return {
+    result: 'idle',
+    window: null,
+    events: 0,
+    stored: 0,
+    duplicates: 0,
+    suppressed: 0,
+    invalid: 0,
+    alertsCreated: 0,
+    remediationAlertIds: [],
+    cursor,
+    caughtUp: true,
+    dataGapMs: gap?.durationMs ?? 0,
+    tapCalls: 0,
+    throttledForMs: 0,
+  };
+}
+
+/**
+ * Converts a TAP client error into an ApplicationFailure whose type is the error class name,
+ * so that the workflow's retry policy can match it; other errors pass through.
+ */
+function toFailure(err: unknown): unknown {
+  if (!(err instanceof TapError)) return err;
+  return ApplicationFailure.create({
+    type: err.name,
+    message: err.message,
+    nonRetryable: !err.retryable,
+    details: [{ code: err.code, status: err.status }],
+  });
+}

@@ -1,0 +1,334 @@
+/**
+ * `tap-mdr device add | list | show | pause | resume | remove | set-credentials`: operator
+ * commands for Proofpoint TAP devices.
+ */
+import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { loadSecretKey, sealSecret } from '../../activities/secrets.ts';
+import { openStore } from '../../activities/store/index.ts';
+import type { WorkbenchStore } from '../../activities/store/types.ts';
+import { resolveRuntimeConfig, type RuntimeConfig } from '../../workers/config.ts';
+import {
+  decommissionSignal,
+  getStatusQuery,
+  pauseSignal,
+  replaceCredentialsUpdate,
+  resumeSignal,
+} from '../../workflows/device.ts';
+import type { DeviceStatus } from '../../workflows/device-types.ts';
+import { CliError, type Command } from '../command.ts';
+import {
+  DEFAULT_TAP_BASE_URL,
+  deviceWorkflowId,
+  parseDeviceRef,
+  registerDevice,
+  type RegistrationResult,
+} from '../devices.ts';
+import { actorFromEnv, storeOptionsFromEnv } from '../store-config.ts';
+import { connectTemporal } from '../temporal.ts';
+import { validateId, validatePrincipal, validateSecret, validateText } from '../validate.ts';
+
+const USAGE = `Usage: tap-mdr device <action> [options]
+
+Actions:
+  add --org ORG --name NAME --principal PRINCIPAL [--location TEXT] [--device-id ID]
+      [--secret-file FILE] [--tap-url URL] [--poll-interval SECONDS]
+                         register a Proofpoint TAP device and start its workflow; the TAP
+                         secret is read from --secret-file, else from standard input
+  list [--org ORG]       list registered devices with their phase and health
+  show ORG:DEVICE        show the live status of one device
+  pause ORG:DEVICE       stop polling (health deadlines keep running)
+  resume ORG:DEVICE      resume polling
+  remove ORG:DEVICE      decommission the device: its workflow ends cleanly
+  set-credentials ORG:DEVICE --principal PRINCIPAL [--secret-file FILE]
+                         replace the TAP credentials; TAP checks them before they are used
+
+Common options:
+  --json                 print JSON instead of text
+  --data-dir DIR         data directory of the stack (default: TAP_MDR_DATA_DIR or ./.tap-mdr)`;
+
+const OPTIONS = {
+  org: { type: 'string' },
+  name: { type: 'string' },
+  location: { type: 'string' },
+  principal: { type: 'string' },
+  'device-id': { type: 'string' },
+  'secret-file': { type: 'string' },
+  'tap-url': { type: 'string' },
+  'poll-interval': { type: 'string' },
+  'data-dir': { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+type Flags = ReturnType<typeof parseFlags>['values'];
+
+function parseFlags(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new CliError('TAP_MDR_USAGE', `${(err as Error).message}\n\n${USAGE}`, 2);
+  }
+}
+
+/** A running stack: configuration, store and Temporal client, closed together. */
+interface Session {
+  config: RuntimeConfig;
+  store: WorkbenchStore;
+  client: Client;
+}
+
+async function withSession<T>(flags: Flags, run: (session: Session) => Promise<T>): Promise<T> {
+  const config = resolveRuntimeConfig({ dataDir: flags['data-dir'] });
+  const store = await openStore(storeOptionsFromEnv({ dataDir: config.dataDir }));
+  try {
+    await store.migrate();
+    const client = await connectTemporal(config);
+    try {
+      return await run({ config, store, client });
+    } finally {
+      await client.connection.close();
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+function readSecret(flags: Flags): string {
+  const file = flags['secret-file'];
+  try {
+    return validateSecret(readFileSync(file ?? 0, 'utf8'));
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw new CliError(
+      'TAP_MDR_SECRET_UNREADABLE',
+      `cannot read the TAP secret from ${file ?? 'standard input'}: ${(err as Error).message}`,
+      2,
+    );
+  }
+}
+
+function requireDeviceRef(positionals: string[]): { orgId: string; deviceId: string } {
+  const value = positionals[1];
+  const ref = value ? parseDeviceRef(value) : undefined;
+  if (!ref) {
+    throw new CliError('TAP_MDR_USAGE', `expected a device as ORG:DEVICE, got ${JSON.stringify(value ?? '')}`, 2);
+  }
+  return { orgId: validateId('org', ref.orgId), deviceId: validateId('device-id', ref.deviceId) };
+}
+
+function print(flags: Flags, value: unknown, text: string): void {
+  console.log(flags.json ? JSON.stringify(value, null, 2) : text);
+}
+
+async function add(flags: Flags): Promise<void> {
+  const name = validateText('name', flags.name, { required: true, max: 200 });
+  const registration = {
+    orgId: validateId('org', flags.org),
+    deviceId: validateId('device-id', flags['device-id'] ?? slugify(name)),
+    name,
+    location: validateText('location', flags.location, { required: false, max: 200 }),
+    principal: validatePrincipal(flags.principal),
+    secret: readSecret(flags),
+    tapBaseUrl: validateUrl(flags['tap-url'] ?? DEFAULT_TAP_BASE_URL),
+    settings: pollSettings(flags),
+  };
+
+  await withSession(flags, async ({ config, store, client }) => {
+    const result: RegistrationResult = await registerDevice(
+      { store, client, taskQueue: config.taskQueue, secretKey: loadSecretKey(config.dataDir), actor: actorFromEnv() },
+      registration,
+    );
+    if (!result.created && !result.started) {
+      throw new CliError(
+        'TAP_MDR_DEVICE_EXISTS',
+        `device ${registration.orgId}:${registration.deviceId} is already registered and its workflow ` +
+          `${result.workflowId} is running; nothing changed (use \`tap-mdr device set-credentials\` to replace its credentials)`,
+      );
+    }
+    const what = result.created ? 'registered' : 'was registered; restarted its workflow';
+    print(
+      flags,
+      result,
+      `device ${registration.orgId}:${registration.deviceId} ${what}: workflow ${result.workflowId}`,
+    );
+  });
+}
+
+async function list(flags: Flags): Promise<void> {
+  const config = resolveRuntimeConfig({ dataDir: flags['data-dir'] });
+  const store = await openStore(storeOptionsFromEnv({ dataDir: config.dataDir }));
+  try {
+    await store.migrate();
+    const orgId = flags.org === undefined ? undefined : validateId('org', flags.org);
+    const devices = (await store.listDevices(orgId)).filter((device) => device.removedAt === null);
+    const rows = devices.map((device) =>
+      [`${device.orgId}:${device.deviceId}`, device.name, device.location, device.status, device.health].join('\t'),
+    );
+    const publicFields = devices.map(({ secretRef: _secretRef, ...device }) => device);
+    print(flags, publicFields, ['DEVICE\tNAME\tLOCATION\tPHASE\tHEALTH', ...rows].join('\n'));
+  } finally {
+    await store.close();
+  }
+}
+
+async function show(flags: Flags, positionals: string[]): Promise<void> {
+  const { orgId, deviceId } = requireDeviceRef(positionals);
+  await withSession(flags, async ({ client }) => {
+    const status = await queryStatus(client, orgId, deviceId);
+    print(flags, status, formatStatus(status));
+  });
+}
+
+async function signal(flags: Flags, positionals: string[], action: 'pause' | 'resume' | 'remove'): Promise<void> {
+  const { orgId, deviceId } = requireDeviceRef(positionals);
+  await withSession(flags, async ({ client, store }) => {
+    const handle = client.workflow.getHandle(deviceWorkflowId(orgId, deviceId));
+    try {
+      if (action === 'pause') await handle.signal(pauseSignal);
+      if (action === 'resume') await handle.signal(resumeSignal);
+      if (action === 'remove') {
+        await handle.signal(decommissionSignal, { reason: `removed by ${actorFromEnv().name}` });
+        await store.updateDeviceStatus(orgId, deviceId, { status: 'decommissioned' });
+        await store.audit(actorFromEnv(), 'device.remove', `${orgId}:${deviceId}`, {});
+      }
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw deviceNotRunning(orgId, deviceId);
+      throw err;
+    }
+    const done = { pause: 'pause requested', resume: 'resume requested', remove: 'decommission requested' }[action];
+    print(flags, { orgId, deviceId, action }, `device ${orgId}:${deviceId}: ${done}`);
+  });
+}
+
+async function setCredentials(flags: Flags, positionals: string[]): Promise<void> {
+  const { orgId, deviceId } = requireDeviceRef(positionals);
+  const principal = validatePrincipal(flags.principal);
+  const secret = readSecret(flags);
+
+  await withSession(flags, async ({ config, client, store }) => {
+    const secretRef = `tap:${orgId}:${deviceId}:${randomUUID()}`;
+    await store.putSecret(secretRef, sealSecret(secret, secretRef, loadSecretKey(config.dataDir)), actorFromEnv());
+
+    const handle = client.workflow.getHandle(deviceWorkflowId(orgId, deviceId));
+    let status: DeviceStatus;
+    try {
+      status = await handle.executeUpdate(replaceCredentialsUpdate, { args: [{ principal, secretRef }] });
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw deviceNotRunning(orgId, deviceId);
+      if (err instanceof WorkflowUpdateFailedError) {
+        throw new CliError(
+          'TAP_MDR_CREDENTIALS_REJECTED',
+          `${err.cause?.message ?? err.message}; the old credentials stay in force`,
+        );
+      }
+      throw err;
+    }
+    await store.audit(actorFromEnv(), 'device.set-credentials', `${orgId}:${deviceId}`, { principal });
+    print(flags, status, `device ${orgId}:${deviceId}: new credentials accepted by TAP\n${formatStatus(status)}`);
+  });
+}
+
+/** Queries a device workflow's status. */
+export async function queryStatus(client: Client, orgId: string, deviceId: string): Promise<DeviceStatus> {
+  try {
+    return await client.workflow.getHandle(deviceWorkflowId(orgId, deviceId)).query(getStatusQuery);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw deviceNotRunning(orgId, deviceId);
+    throw err;
+  }
+}
+
+/** Formats a device status for people. */
+export function formatStatus(status: DeviceStatus): string {
+  const lastPoll = status.lastPoll
+    ? `${status.lastPoll.result} at ${status.lastPoll.at}, ${status.lastPoll.events} events` +
+      (status.lastPoll.error ? ` (${status.lastPoll.error})` : '')
+    : 'none yet';
+  return [
+    `device:        ${status.orgId}:${status.deviceId} (${status.name})`,
+    `phase:         ${status.phase}`,
+    `health:        ${status.health}${status.credentialsError ? ` (${status.credentialsError})` : ''}`,
+    `cursor:        ${status.cursor ?? 'not started'}`,
+    `last poll:     ${lastPoll}`,
+    `events:        ${status.counters.events} (${status.counters.duplicates} duplicates, ${status.counters.invalid} invalid)`,
+    `alerts:        ${status.counters.alertsCreated} created, ${status.counters.remediationsStarted} remediations started`,
+    `auto deletion: ${status.preferences.autoRemediateDelivered ? 'on' : 'off'}`,
+    `TAP calls/24h: ${status.tapCalls24h}`,
+  ].join('\n');
+}
+
+function deviceNotRunning(orgId: string, deviceId: string): CliError {
+  return new CliError(
+    'TAP_MDR_DEVICE_NOT_FOUND',
+    `no running workflow for device ${orgId}:${deviceId} (${deviceWorkflowId(orgId, deviceId)}); ` +
+      'list devices with `tap-mdr device list`',
+  );
+}
+
+function slugify(name: string): string {
+  return (
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 63) || 'device'
+  );
+}
+
+function validateUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.protocol === 'https:' || url.protocol === 'http:') return url.href.replace(/\/$/, '');
+  } catch {
+    // Reported below.
+  }
+  throw new CliError('TAP_MDR_INVALID_INPUT', `invalid tap-url: ${JSON.stringify(value)} is not an http(s) URL`, 2);
+}
+
+function pollSettings(flags: Flags): { pollIntervalMs: number } | undefined {
+  const value = flags['poll-interval'];
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds < 1 || seconds > 3600) {
+    throw new CliError(
+      'TAP_MDR_INVALID_INPUT',
+      `invalid poll-interval: ${JSON.stringify(value)} must be 1 to 3600 seconds`,
+      2,
+    );
+  }
+  return { pollIntervalMs: seconds * 1000 };
+}
+
+/** `tap-mdr device …` */
+export const commands: Record<string, Command> = {
+  device: {
+    summary: 'Register and control Proofpoint TAP devices',
+    run: async (argv) => {
+      const { values: flags, positionals } = parseFlags(argv);
+      const action = positionals[0];
+      if (flags.help || action === undefined) {
+        console.log(USAGE);
+        return 0;
+      }
+      switch (action) {
+        case 'add':
+          return add(flags);
+        case 'list':
+          return list(flags);
+        case 'show':
+          return show(flags, positionals);
+        case 'pause':
+        case 'resume':
+        case 'remove':
+          return signal(flags, positionals, action);
+        case 'set-credentials':
+          return setCredentials(flags, positionals);
+        default:
+          throw new CliError('TAP_MDR_USAGE', `unknown action '${action}'\n\n${USAGE}`, 2);
+      }
+    },
+  },
+};

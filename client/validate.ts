@@ -1,0 +1,63 @@
+/** Validation of operator input: each failure names the field, the value's problem and the fix. */
+import { CliError } from './command.ts';
+
+const ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+// Any C0/C1 control character, DEL included: the Unicode general category Cc.
+const CONTROL_CHARACTERS = /\p{Cc}/u;
+// A service principal is the HTTP Basic user-id, so it cannot contain ':' (RFC 7617). TAP's
+// principals are opaque tokens; this accepts letters, digits, '.', '_', '@' and '-'.
+const PRINCIPAL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{7,127}$/;
+
+function invalid(field: string, problem: string): CliError {
+  return new CliError('TAP_MDR_INVALID_INPUT', `invalid ${field}: ${problem}`, 2);
+}
+
+/** Checks an organization or device id: lower-case letters, digits, `.`, `_` and `-`, at most 63 characters. */
+export function validateId(field: string, value: string | undefined): string {
+  if (value === undefined || value === '') throw invalid(field, `missing; pass --${field} ID`);
+  if (!ID_PATTERN.test(value)) {
+    throw invalid(
+      field,
+      `${JSON.stringify(value)} must start with a lower-case letter or digit and contain only a-z, 0-9, '.', '_' ` +
+        `and '-' (at most 63 characters)`,
+    );
+  }
+  return value;
+}
+
+/** Checks free text such as a name or location: no control characters, at most `max` characters. */
+export function validateText(
+  field: string,
+  value: string | undefined,
+  options: { required: boolean; max: number },
+): string {
+  const text = (value ?? '').trim();
+  if (options.required && text === '') throw invalid(field, `missing; pass --${field} TEXT`);
+  if (text.length > options.max) throw invalid(field, `${text.length} characters; at most ${options.max} are allowed`);
+  if (CONTROL_CHARACTERS.test(text)) throw invalid(field, 'contains a control character (a tab, newline or escape)');
+  return text;
+}
+
+/** Checks a TAP service principal, as TAP shows it under Settings > Connected Applications. */
+export function validatePrincipal(value: string | undefined): string {
+  const principal = (value ?? '').trim();
+  if (principal === '') throw invalid('principal', 'missing; pass --principal with the TAP service principal');
+  if (!PRINCIPAL_PATTERN.test(principal)) {
+    throw invalid(
+      'principal',
+      `a TAP service principal has 8 to 128 letters, digits, '.', '_', '@' or '-' and no spaces or ':'; ` +
+        `got a ${principal.length}-character value that is not one (not shown, in case it is the secret)`,
+    );
+  }
+  return principal;
+}
+
+/** Checks a TAP secret read from standard input or a file. Its value never appears in a message. */
+export function validateSecret(value: string): string {
+  const secret = value.replace(/\r?\n$/, '');
+  if (secret.trim() === '')
+    throw invalid('secret', 'empty; write the TAP secret to standard input or to --secret-file');
+  if (secret.length > 512) throw invalid('secret', `${secret.length} characters; at most 512 are allowed`);
+  if (CONTROL_CHARACTERS.test(secret)) throw invalid('secret', 'contains a control character; it must be one line');
+  return secret;
+}

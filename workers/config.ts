@@ -1,0 +1,62 @@
+/**
+ * Where a tap-mdr process finds its Temporal server, data directory and task queue. The same
+ * rules serve the worker, `npm start` and every CLI command, so they all find one stack.
+ */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/** Task queue of the device and remediation workflows and their activities. */
+export const DEFAULT_TASK_QUEUE = 'tap-mdr';
+
+/** Connection settings of one tap-mdr stack. */
+export interface RuntimeConfig {
+  /** Data directory: embedded store, secret key file, Temporal dev-server database. */
+  dataDir: string;
+  /** host:port of the Temporal frontend. */
+  temporalAddress: string;
+  namespace: string;
+  taskQueue: string;
+}
+
+/** Written by `tap-mdr start` into the data directory so that other commands find the running stack. */
+export interface StackFile {
+  temporalAddress: string;
+  namespace: string;
+  webUiUrl: string | null;
+  pid: number;
+}
+
+/** Returns the data directory: `--data-dir`, else `TAP_MDR_DATA_DIR`, else `./.tap-mdr`. */
+export function resolveDataDir(flag: string | undefined, env = process.env): string {
+  return resolve(flag ?? env.TAP_MDR_DATA_DIR ?? '.tap-mdr');
+}
+
+/** Path of the stack file inside a data directory. */
+export function stackFilePath(dataDir: string): string {
+  return join(dataDir, 'stack.json');
+}
+
+/** Reads the stack file; undefined when no stack has written one. */
+export function readStackFile(dataDir: string): StackFile | undefined {
+  try {
+    return JSON.parse(readFileSync(stackFilePath(dataDir), 'utf8')) as StackFile;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Resolves the runtime configuration. The Temporal address is `TEMPORAL_ADDRESS`, else the one
+ * in the data directory's stack file, else `127.0.0.1:7233`.
+ */
+export function resolveRuntimeConfig(flags: { dataDir?: string } = {}, env = process.env): RuntimeConfig {
+  const dataDir = resolveDataDir(flags.dataDir, env);
+  const stack = readStackFile(dataDir);
+  return {
+    dataDir,
+    temporalAddress: env.TEMPORAL_ADDRESS ?? stack?.temporalAddress ?? '127.0.0.1:7233',
+    namespace: env.TEMPORAL_NAMESPACE ?? stack?.namespace ?? 'default',
+    taskQueue: env.TAP_MDR_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
+  };
+}
