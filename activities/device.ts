@@ -36,9 +36,13 @@ export interface PollRequest extends DeviceRef {
   cursor: string | null;
   /** Value of the auto-deletion preference in force for this poll. */
   autoRemediateDelivered: boolean;
+  /** When the window that ends at `cursor` was fetched (ISO-8601); narrows the look-back. */
+  cursorFetchedAt: string | null;
+  /** How far back the first poll reads, in milliseconds; used only while `cursor` is null. */
+  initialLookBackMs?: number;
 }
 
-/** What one poll did, small enough for workflow history. */
+/** Summary of one poll, small enough for workflow history. */
 export interface PollSummary {
   /** `idle` when less than 30 s of new time existed, so TAP was not called. */
   result: 'ok' | 'idle';
@@ -54,13 +58,15 @@ export interface PollSummary {
   remediationAlertIds: string[];
   /** The cursor to carry: advanced only after the window's events were stored. */
   cursor: string | null;
+  /** When the window ending at `cursor` was fetched; carry it with the cursor. */
+  cursorFetchedAt: string | null;
   /** False while more windows are due at once (catch-up after downtime). */
   caughtUp: boolean;
   /** Time lost to TAP's 7-day limit, in milliseconds; 0 normally. */
   dataGapMs: number;
   /** TAP calls this poll made. */
   tapCalls: number;
-  /** Set when TAP answered 429: how long to wait before the next call, in milliseconds. */
+  /** Wait before the next call when TAP returned HTTP 429, in milliseconds; 0 otherwise. */
   throttledForMs: number;
 }
 
@@ -77,7 +83,7 @@ export interface HealthConditionReport extends DeviceRef {
   reason?: string;
 }
 
-/** What the device activities need from the worker. */
+/** Dependencies of the device activities. */
 export interface DeviceActivityDependencies {
   store: WorkbenchStore;
   secretKey: Buffer;
@@ -136,9 +142,12 @@ export function createDeviceActivities(deps: DeviceActivityDependencies) {
      */
     async pollTap(request: PollRequest): Promise<PollSummary> {
       const client = await tapClientFor(request, request.credentials);
-      const plan = planWindows(request.cursor, now(), { maxWindows: 1 });
+      const planOptions = { maxWindows: 1, initialLookBackMs: request.initialLookBackMs };
+      const previous = { fetchedAt: request.cursorFetchedAt };
+      const fetchedAt = now().toISOString();
+      const plan = planWindows(request.cursor, fetchedAt, planOptions, previous);
       const window = plan.windows[0];
-      const base = emptySummary(request.cursor, plan.gap);
+      const base = emptySummary(request.cursor, request.cursorFetchedAt, plan.gap);
       if (!window) return { ...base, result: 'idle' };
 
       let batch: TapSiemBatch;
@@ -154,7 +163,12 @@ export function createDeviceActivities(deps: DeviceActivityDependencies) {
 
         // The planner keeps a margin inside the 7-day limit; TAP's clock may still disagree,
         // so skip the window's first hour rather than failing the device forever.
-        const replanned = planWindows(request.cursor, now(), { maxWindows: 1, maxAgeMarginMs: 75 * 60_000 });
+        const replanned = planWindows(
+          request.cursor,
+          fetchedAt,
+          { ...planOptions, maxAgeMarginMs: 75 * 60_000 },
+          previous,
+        );
         if (!replanned.windows[0]) return { ...base, result: 'idle', tapCalls };
         tapCalls += 1;
         batch = await client
@@ -183,6 +197,7 @@ export function createDeviceActivities(deps: DeviceActivityDependencies) {
         alertsCreated: ingest.alertsCreated.length,
         remediationAlertIds: ingest.remediationAlertIds,
         cursor: plan.nextCursor,
+        cursorFetchedAt: fetchedAt,
         caughtUp: !plan.truncated,
         dataGapMs: plan.gap?.durationMs ?? 0,
         tapCalls,
@@ -222,7 +237,7 @@ function refOf(ref: DeviceRef): DeviceRef {
   return { orgId: ref.orgId, deviceId: ref.deviceId };
 }
 
-function emptySummary(cursor: string | null, gap: DataGap | null): PollSummary {
+function emptySummary(cursor: string | null, cursorFetchedAt: string | null, gap: DataGap | null): PollSummary {
   return {
     result: 'idle',
     window: null,
@@ -234,6 +249,7 @@ function emptySummary(cursor: string | null, gap: DataGap | null): PollSummary {
     alertsCreated: 0,
     remediationAlertIds: [],
     cursor,
+    cursorFetchedAt,
     caughtUp: true,
     dataGapMs: gap?.durationMs ?? 0,
     tapCalls: 0,

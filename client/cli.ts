@@ -1,6 +1,8 @@
 /**
  * The `tap-mdr` command: operator entry point for devices, alerts, simulators and the stack.
  * Each module under client/commands exports `commands`, a record of subcommands by name.
+ * A command is looked up first in the module of the same name (`device` in device.ts), so a
+ * command loads only its own dependencies; `--help` and unknown names load every module.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { CliError, type Command } from './command.ts';
@@ -16,31 +18,33 @@ const builtinCommands: Record<string, Command> = {
       console.log(packageJson.version);
     },
   },
-  start: {
-    summary: 'Run the integration: Temporal dev server, worker and Workbench store',
-    run: () => {
-      console.log('tap-mdr: no device is configured yet; nothing to start.');
-    },
-  },
 };
 
-async function loadCommands(): Promise<Record<string, Command>> {
-  const folder = new URL('./commands/', import.meta.url);
-  const files = readdirSync(folder)
-    .filter((file) => file.endsWith('.ts'))
-    .sort();
+const commandsFolder = new URL('./commands/', import.meta.url);
+const commandFiles = readdirSync(commandsFolder).filter((file) => file.endsWith('.ts'));
 
+async function loadModule(file: string): Promise<Record<string, Command>> {
+  const module = (await import(new URL(file, commandsFolder).href)) as { commands?: Record<string, Command> };
+  return module.commands ?? {};
+}
+
+async function loadAllCommands(): Promise<Record<string, Command>> {
   const all: Record<string, Command> = { ...builtinCommands };
-  for (const file of files) {
-    const module = (await import(new URL(file, folder).href)) as { commands?: Record<string, Command> };
-    Object.assign(all, module.commands);
-  }
+  for (const file of commandFiles.sort()) Object.assign(all, await loadModule(file));
   return all;
 }
 
-const commands = await loadCommands();
+async function findCommand(name: string): Promise<Command | undefined> {
+  if (builtinCommands[name]) return builtinCommands[name];
+  if (commandFiles.includes(`${name}.ts`)) {
+    const command = (await loadModule(`${name}.ts`))[name];
+    if (command) return command;
+  }
+  return (await loadAllCommands())[name];
+}
 
-function usage(): string {
+async function usage(): Promise<string> {
+  const commands = await loadAllCommands();
   const width = Math.max(...Object.keys(commands).map((name) => name.length));
   const lines = Object.entries(commands).map(([name, command]) => `  ${name.padEnd(width)}  ${command.summary}`);
   return [
@@ -56,7 +60,7 @@ function usage(): string {
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    console.log(usage());
+    console.log(await usage());
     return 0;
   }
   if (name === '--version') {
@@ -64,9 +68,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const command = commands[name];
+  const command = await findCommand(name);
   if (!command) {
-    console.error(`tap-mdr: unknown command '${name}'.\n\n${usage()}`);
+    console.error(`tap-mdr: unknown command '${name}'.\n\n${await usage()}`);
     return 2;
   }
 

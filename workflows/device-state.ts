@@ -24,6 +24,7 @@ export function initialState(input: DeviceWorkflowInput): DeviceState {
     credentials: input.credentials,
     credentialsError: null,
     cursor: null,
+    cursorFetchedAt: null,
     firstPollAt: null,
     firstDataAt: null,
     notPollingRaised: false,
@@ -106,6 +107,7 @@ export function msUntilNextDeadline(
 export function applyPoll(state: DeviceState, summary: PollSummary, nowIso: string): HealthCondition[] {
   const cleared: HealthCondition[] = [];
   state.cursor = summary.cursor;
+  state.cursorFetchedAt = summary.cursorFetchedAt;
   recordTapCalls(state, summary.tapCalls, nowIso);
   state.lastPoll = { at: nowIso, result: summary.result, events: summary.events, error: null };
 

@@ -15,6 +15,8 @@ export interface DeviceSettings {
   noDataDeadlineMs: number;
   /** Time between credential checks while TAP rejects the credentials. */
   credentialRetryIntervalMs: number;
+  /** How far back the first poll reads (backfill), at most TAP's 7 days. Default 1 hour. */
+  initialLookBackMs: number;
   /**
    * Test hook: continue-as-new once history has this many events, in addition to the
    * server's own suggestion. Unset in production.
@@ -22,12 +24,13 @@ export interface DeviceSettings {
   maxHistoryLength?: number;
 }
 
-/** Defaults: poll every 60 s, deadlines at 15 and 30 minutes, credential retries every 15 minutes. */
+/** Defaults: poll every 60 s, deadlines at 15 and 30 minutes, credential retries every 15 minutes, 1 hour of backfill. */
 export const DEFAULT_DEVICE_SETTINGS: DeviceSettings = {
   pollIntervalMs: 60_000,
   notPollingDeadlineMs: 15 * 60_000,
   noDataDeadlineMs: 30 * 60_000,
   credentialRetryIntervalMs: 15 * 60_000,
+  initialLookBackMs: 60 * 60_000,
 };
 
 /** TAP credentials by reference: the secret itself stays encrypted in the store. */
@@ -85,6 +88,8 @@ export interface DeviceState {
   credentialsError: string | null;
   /** End of the last window whose events are durably stored (ISO-8601 UTC); null before the first poll. */
   cursor: string | null;
+  /** When the window ending at the cursor was fetched; lets the next poll skip a needless look-back. */
+  cursorFetchedAt: string | null;
   firstPollAt: string | null;
   firstDataAt: string | null;
   notPollingRaised: boolean;

@@ -5,6 +5,7 @@
  * and continues as new before its history grows large.
  */
 import {
+  type ActivityOptions,
   ActivityFailure,
   ApplicationFailure,
   allHandlersFinished,
@@ -65,18 +66,18 @@ export const replaceCredentialsUpdate = defineUpdate<DeviceStatus, [CredentialsR
 /** Returns the device status: phase, health, cursor, last poll, counts and TAP calls. */
 export const getStatusQuery = defineQuery<DeviceStatus>('getStatus');
 
-const { checkCredentials, pollTap, reportDeviceStatus, recordHealthCondition } = proxyActivities<
-  ReturnType<typeof createDeviceActivities>
->({
+const activityOptions: ActivityOptions = {
   startToCloseTimeout: '5 minutes',
-  heartbeatTimeout: '1 minute',
+  heartbeatTimeout: '30 seconds',
   retry: {
     initialInterval: '5 seconds',
     maximumInterval: '2 minutes',
     maximumAttempts: 5,
     nonRetryableErrorTypes: [...NON_RETRYABLE_TAP_ERROR_TYPES],
   },
-});
+};
+const { checkCredentials, pollTap, reportDeviceStatus, recordHealthCondition } =
+  proxyActivities<ReturnType<typeof createDeviceActivities>>(activityOptions);
 
 /** Per-run context shared by the steps below. */
 interface Device {
@@ -226,18 +227,23 @@ async function pollOnce(device: Device): Promise<void> {
   const { state, settings } = device;
   state.pollNowRequests = 0;
 
-  // Slow down before TAP answers 429: wait until the rolling 24-hour budget has a call left.
+  // Slow down before TAP returns HTTP 429: wait until the rolling 24-hour budget has a call left.
   const budgetWaitMs = tapBudgetWaitMs(state, Date.now());
   if (budgetWaitMs > 0) return waitForWakeup(device, budgetWaitMs);
 
   let summary: PollSummary;
   try {
-    summary = await pollTap({
-      ...deviceRef(device),
-      credentials: state.credentials,
-      cursor: state.cursor,
-      autoRemediateDelivered: state.preferences.autoRemediateDelivered,
-    });
+    const after = state.cursor ? `after ${state.cursor}` : 'first window';
+    summary = await pollTap.executeWithOptions({ ...activityOptions, summary: `Poll TAP SIEM (${after})` }, [
+      {
+        ...deviceRef(device),
+        credentials: state.credentials,
+        cursor: state.cursor,
+        cursorFetchedAt: state.cursorFetchedAt,
+        autoRemediateDelivered: state.preferences.autoRemediateDelivered,
+        initialLookBackMs: settings.initialLookBackMs,
+      },
+    ]);
   } catch (err) {
     if (isCredentialFailure(err)) return credentialsRejected(device, failureMessage(err));
     applyPollError(state, failureMessage(err), new Date().toISOString());

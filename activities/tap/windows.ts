@@ -27,6 +27,16 @@ export interface WindowPlanOptions {
   maxWindows?: number;
 }
 
+/** Facts about the previous fetch that narrow the look-back. */
+export interface PreviousFetch {
+  /**
+   * When the window that ends at the cursor was fetched. Events created before
+   * `fetchedAt - lookBackMs` were already indexed then, so only the part of the look-back after
+   * that needs reading again: after a catch-up window from hours ago, none of it.
+   */
+  fetchedAt?: string | Date | null;
+}
+
 /** One `interval` window, ISO-8601 UTC on whole seconds; `start` inclusive, `end` exclusive. */
 export interface TapWindow {
   start: string;
@@ -73,8 +83,9 @@ export function planWindows(
   cursor: string | Date | null,
   now: string | Date,
   options: WindowPlanOptions = {},
+  previous: PreviousFetch = {},
 ): WindowPlan {
-  const limits = { ...DEFAULT_WINDOW_OPTIONS, ...options };
+  const limits = { ...DEFAULT_WINDOW_OPTIONS, ...withoutUndefined(options) };
   const nowMs = toMs(now, 'now');
   const endMs = floorToSecond(nowMs - limits.safetyLagMs);
   const earliestMs = Math.ceil((nowMs - limits.maxAgeMs + limits.maxAgeMarginMs) / 1000) * 1000;
@@ -93,7 +104,11 @@ export function planWindows(
       ? { start: iso(newTimeStartMs), end: iso(earliestMs), durationMs: earliestMs - newTimeStartMs }
       : null;
 
-  const lookBackMs = cursorMs === null ? 0 : limits.lookBackMs;
+  let lookBackMs = cursorMs === null ? 0 : limits.lookBackMs;
+  if (cursorMs !== null && previous.fetchedAt) {
+    const indexedUntilMs = toMs(previous.fetchedAt, 'fetchedAt') - limits.lookBackMs;
+    lookBackMs = Math.min(lookBackMs, Math.max(0, cursorMs - indexedUntilMs));
+  }
   const startMs = Math.max(newTimeStartMs - lookBackMs, earliestMs);
   const { windows, truncated } = splitSpan(startMs, endMs, limits);
   const last = windows.at(-1);
@@ -124,6 +139,10 @@ function splitSpan(
 /** Formats a window as TAP's `interval` parameter: `2025-06-02T10:00:00Z/2025-06-02T11:00:00Z`. */
 export function formatInterval(window: { start: string | Date; end: string | Date }): string {
   return `${iso(toMs(window.start, 'start'))}/${iso(toMs(window.end, 'end'))}`.replaceAll('.000Z', 'Z');
+}
+
+function withoutUndefined(options: WindowPlanOptions): WindowPlanOptions {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
 }
 
 function toMs(value: string | Date, name: string): number {

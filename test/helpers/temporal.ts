@@ -77,17 +77,29 @@ const quietBundlerLogger = {
   log: ignore,
 };
 
-/** Polls `check` every 200 ms until it returns a value other than undefined, or fails after `timeoutMs`. */
+/**
+ * Polls `check` every 200 ms until it returns a value other than undefined, or fails after
+ * `timeoutMs`. A check that throws is retried too (a query fails while no worker runs); the
+ * timeout error then names the last failure.
+ */
 export async function eventually<T>(
   description: string,
   check: () => Promise<T | undefined>,
   timeoutMs = 20_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
   for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}`);
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      const cause = lastError === undefined ? '' : ` (last error: ${String(lastError)})`;
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}${cause}`, { cause: lastError });
+    }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }

@@ -35,6 +35,23 @@ describe('planWindows', () => {
     assert.equal(plan.nextCursor, at(-2 * MINUTE));
   });
 
+  test('look-back skipped for a window fetched long after it ended', () => {
+    // A catch-up window ending 5 hours ago, fetched a minute ago: TAP had indexed all of it.
+    const cursor = at(-5 * HOUR);
+    const plan = planWindows(cursor, NOW, { maxWindows: 1 }, { fetchedAt: at(-MINUTE) });
+    assert.deepEqual(plan.windows, [{ start: cursor, end: at(-4 * HOUR) }]);
+  });
+
+  test('look-back keeps what the previous fetch could miss', () => {
+    // Fetched 1 minute ago up to 3 minutes ago: events created in the 29 minutes before that
+    // fetch may not have been indexed yet, so the next window starts there.
+    const plan = planWindows(at(-3 * MINUTE), NOW, {}, { fetchedAt: at(-MINUTE) });
+    assert.deepEqual(plan.windows, [{ start: at(-31 * MINUTE), end: at(-2 * MINUTE) }]);
+
+    const unknown = planWindows(at(-3 * MINUTE), NOW, {}, { fetchedAt: null });
+    assert.equal(unknown.windows[0]!.start, at(-33 * MINUTE), 'the full look-back without a fetch time');
+  });
+
   test('less than 30 s of new time plans nothing', () => {
     const cursor = at(-2 * MINUTE - 29_000);
     const plan = planWindows(cursor, NOW);
