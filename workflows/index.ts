@@ -3,3 +3,4 @@
  * everything it exports must be a workflow function.
  */
 export { deviceWorkflow } from './device.ts';
+export { remediateAlert } from './remediation.ts';

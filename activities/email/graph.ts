@@ -166,8 +166,15 @@ export class GraphMailProvider implements MailProvider {
   }
 
   async check(mailbox: string): Promise<void> {
+    // The same kind of request as a real lookup, for a Message-ID that matches nothing.
+    const filter = graphMessageIdFilter('<tap-mdr-check@invalid>');
     const responses = await this.#batch([
-      { id: 'check', mailbox, method: 'GET', url: `/users/${encodeURIComponent(mailbox)}/messages?$top=1&$select=id` },
+      {
+        id: 'check',
+        mailbox,
+        method: 'GET',
+        url: `/users/${encodeURIComponent(mailbox)}/messages?$filter=${filter}&$select=id&$top=1`,
+      },
     ]);
     const response = responses.get('check')!;
     if (response.status === 200) return;

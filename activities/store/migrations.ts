@@ -172,6 +172,22 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_at ON audit_log (at);
 `,
   },
+  {
+    version: 2,
+    name: 'email_providers',
+    // One mail provider per organization. `config` is the provider configuration as JSON, with
+    // secrets replaced by references into `secrets`.
+    sql: `
+CREATE TABLE email_providers (
+  org_id text PRIMARY KEY REFERENCES organizations (org_id),
+  kind text NOT NULL,
+  config text NOT NULL,
+  action text NOT NULL,
+  updated_at text NOT NULL,
+  updated_by text NOT NULL
+);
+`,
+  },
 ];
 
 /** Applies every migration not yet recorded, each in its own transaction; returns the versions applied. */

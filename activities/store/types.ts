@@ -5,6 +5,7 @@
  * Every write is idempotent: repeating a call with the same input (a retried activity, an
  * overlapping TAP window) leaves the store as the first call left it.
  */
+import type { EmailProviderConfig, RemovalAction } from '../email/types.ts';
 import type { TapEvent, InvalidTapEvent } from '../tap/types.ts';
 
 /** Alert severity, lowest first. */
@@ -198,6 +199,17 @@ export interface AlertFilter {
   limit?: number;
 }
 
+/** The email provider of an organization, as stored. Secrets appear only as references. */
+export interface EmailProviderRecord {
+  orgId: string;
+  config: EmailProviderConfig;
+  /** Action of auto deletion and of `tap-mdr remediate` without `--action`. */
+  action: RemovalAction;
+  /** ISO-8601 UTC. */
+  updatedAt: string;
+  updatedBy: string;
+}
+
 /** Operations on the Workbench store used by activities and CLI commands. */
 export interface WorkbenchStore {
   /** Applies pending schema migrations; safe to call at every start. */
@@ -243,6 +255,15 @@ export interface WorkbenchStore {
   /** Records final per-recipient results; a recipient that already has one keeps it. */
   recordRecipientResults(alertId: string, results: RecipientResult[]): Promise<void>;
   listRecipientResults(alertId: string): Promise<RecipientResult[]>;
+
+  /**
+   * Stores the organization's email provider, replacing any earlier one, and writes an audit
+   * log entry. The configuration must hold secret references only; store the secrets with
+   * {@link putSecret} first.
+   */
+  setEmailProvider(orgId: string, config: EmailProviderConfig, action: RemovalAction, actor: Actor): Promise<void>;
+  /** Returns the organization's email provider, or null when none is configured. */
+  getEmailProvider(orgId: string): Promise<EmailProviderRecord | null>;
 
   /** Appends to the audit log of configuration changes. */
   audit(actor: Actor, action: string, subject: string, detail: Record<string, unknown>): Promise<void>;

@@ -3,6 +3,7 @@
  * transaction, written once for both dialects.
  */
 import { randomUUID } from 'node:crypto';
+import type { EmailProviderConfig, RemovalAction } from '../email/types.ts';
 import { alertIdFor, isSeverity, severityRank } from '../detection/index.ts';
 import type { InvalidTapEvent, TapEvent } from '../tap/types.ts';
 import { ingestBatch, loadRecipients } from './ingest.ts';
@@ -25,6 +26,7 @@ import {
   type AlertRecord,
   type AuditRecord,
   type DeviceRecord,
+  type EmailProviderRecord,
   type EventCount,
   type EventDisposition,
   type IngestContext,
@@ -394,6 +396,42 @@ export class SqlWorkbenchStore implements WorkbenchStore {
       alertId,
     ]);
     return rows.map(toRecipientResult);
+  }
+
+  async setEmailProvider(
+    orgId: string,
+    config: EmailProviderConfig,
+    action: RemovalAction,
+    actor: Actor,
+  ): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const now = new Date().toISOString();
+      await tx.query('INSERT INTO organizations (org_id, created_at) VALUES ($1, $2) ON CONFLICT (org_id) DO NOTHING', [
+        orgId,
+        now,
+      ]);
+      await tx.query(
+        `INSERT INTO email_providers (org_id, kind, config, action, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (org_id) DO UPDATE SET kind = excluded.kind, config = excluded.config, action = excluded.action,
+           updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+        [orgId, config.kind, JSON.stringify(config), action, now, actor.name],
+      );
+      // The configuration holds references only, so the audit entry can carry all of it.
+      await insertAudit(tx, actor, 'email-provider.set', orgId, { ...config, action });
+    });
+  }
+
+  async getEmailProvider(orgId: string): Promise<EmailProviderRecord | null> {
+    const rows = await this.db.query('SELECT * FROM email_providers WHERE org_id = $1', [orgId]);
+    const row = rows[0];
+    if (!row) return null;
+    return {
+      orgId,
+      config: JSON.parse(String(row.config)) as EmailProviderConfig,
+      action: row.action as RemovalAction,
+      updatedAt: String(row.updated_at),
+      updatedBy: String(row.updated_by),
+    };
   }
 
   async audit(actor: Actor, action: string, subject: string, detail: Record<string, unknown>): Promise<void> {

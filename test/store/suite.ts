@@ -115,6 +115,33 @@ export function defineStoreSuite(kind: string, createDatabase: () => Promise<Tes
       assert.equal(await store.getSecret('missing'), null);
     });
 
+    it('email provider by reference', async () => {
+      const { orgId } = context();
+      assert.equal(await store.getEmailProvider(orgId), null);
+
+      const graph = {
+        kind: 'microsoft365' as const,
+        tenantId: 'contoso.example',
+        clientId: '11111111-2222-3333-4444-555555555555',
+        secretRef: `email:${orgId}:graph`,
+        domains: ['contoso.example'],
+      };
+      await store.setEmailProvider(orgId, graph, 'softDelete', actor);
+      const gmail = { kind: 'googleWorkspace' as const, serviceAccountKeyRef: `email:${orgId}:gmail` };
+      await store.setEmailProvider(orgId, gmail, 'quarantine', actor);
+
+      const stored = await store.getEmailProvider(orgId);
+      assert.deepEqual(stored?.config, gmail);
+      assert.equal(stored?.action, 'quarantine');
+      assert.equal(stored?.updatedBy, 'test-operator');
+
+      const entries = (await store.listAudit(50)).filter(
+        (entry) => entry.action === 'email-provider.set' && entry.subject === orgId,
+      );
+      assert.equal(entries.length, 2);
+      assert.ok(entries.some((entry) => entry.detail.secretRef === graph.secretRef));
+    });
+
     it('ingest stores fixture alerts', async () => {
       const ctx = context(true);
       const batch = fixture('01-all-mixed.json');
