@@ -52,6 +52,9 @@ export interface TapInterval {
   end: Date | string;
 }
 
+/** Every threatStatus TAP can filter on, requested explicitly on each call. */
+const THREAT_STATUSES = ['active', 'cleared', 'falsePositive'] as const;
+
 const MIN_WINDOW_MS = 30_000;
 const MAX_WINDOW_MS = 60 * 60_000;
 
@@ -96,7 +99,12 @@ export class TapClient {
     checkWindowLength(interval, intervalText);
 
     const path = `/v2/siem/${endpoint}`;
-    const url = `${this.baseUrl}${path}?format=json&interval=${encodeURIComponent(intervalText)}`;
+    // Without threatStatus, TAP returns only active and cleared threats, so a later
+    // falsePositive verdict would never reach detection.
+    // NOTE: TAP's documentation lists the values but not whether repeated keys are honoured;
+    // other integrations send them repeated, as here.
+    const statuses = THREAT_STATUSES.map((status) => `&threatStatus=${status}`).join('');
+    const url = `${this.baseUrl}${path}?format=json&interval=${encodeURIComponent(intervalText)}${statuses}`;
     return this.#get(url, poolForPath(path), intervalText, options.signal);
   }
 

@@ -309,3 +309,29 @@ describe('selection by creation time and indexing lag', () => {
     }
   });
 });
+
+describe('TapClient threatStatus', () => {
+  test('requests falsePositive verdicts too', async () => {
+    // TAP leaves falsePositive out unless asked; both fixture events turned falsePositive at 10:31:12.
+    const now = () => new Date('2025-06-04T12:00:00Z');
+    const simulator = await startTapSimulator({ events: fixtureEvents('05-false-positive.json'), now });
+    try {
+      const client = new TapClient({
+        baseUrl: simulator.url,
+        principal: simulator.principal,
+        secret: simulator.secret,
+        now,
+      });
+      const batch = await client.fetchAll({ start: '2025-06-04T10:30:00Z', end: '2025-06-04T11:00:00Z' });
+
+      assert.deepEqual(batch.events.map((event) => event.type).sort(), ['clicksPermitted', 'messagesDelivered']);
+      for (const event of batch.events) {
+        const statuses =
+          event.type === 'clicksPermitted' ? [event.threat.threatStatus] : event.threats.map((t) => t.threatStatus);
+        assert.deepEqual(statuses, ['falsePositive']);
+      }
+    } finally {
+      await simulator.close();
+    }
+  });
+});
