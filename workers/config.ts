@@ -24,6 +24,20 @@ export interface StackFile {
   namespace: string;
   webUiUrl: string | null;
   pid: number;
+  /** Process id of the Temporal dev server that the stack started; absent or null with TEMPORAL_ADDRESS. */
+  devServerPid?: number | null;
+  /** The demo's simulators, when the stack runs the demo. */
+  demo?: DemoEndpoints | null;
+}
+
+/** Addresses of the demo's simulators, for tests and operators in other processes. */
+export interface DemoEndpoints {
+  /** TAP SIEM API simulator; `GET /__admin/state` shows its state. */
+  tapUrl: string;
+  /** HTTPS Microsoft Graph simulator; `GET /__admin/mailboxes` lists every mailbox. */
+  mailUrl: string;
+  /** PEM certificate of the mail simulator, to trust for HTTPS. */
+  mailCaFile: string;
 }
 
 /** Returns the data directory: `--data-dir`, else `TAP_MDR_DATA_DIR`, else `./.tap-mdr`. */

@@ -5,6 +5,9 @@
  *
  * The official clients reach it by configuration alone. The Graph client attaches its token
  * only to https URLs of Graph or of `customHosts`, so Graph tests run it with `tls`.
+ *
+ * `GET /__admin/mailboxes` (no auth) returns every mailbox and copy, for a test or an operator
+ * that runs in another process than the simulator.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -68,6 +71,8 @@ export interface MailSimulator {
   addMessage(address: string, message: NewMessage): MessageView;
   /** Returns every copy in a mailbox, soft-deleted ones (folder `recoverableitemsdeletions`) included. */
   listMessages(address: string): MessageView[];
+  /** Returns the address of every mailbox, in creation order. */
+  listMailboxes(): string[];
   /** Adds a fault; see {@link MailFault}. */
   setFault(fault: MailFault): void;
   clearFaults(): void;
@@ -110,6 +115,7 @@ export async function startMailSimulator(options: MailSimulatorOptions = {}): Pr
   const route = async (request: SimRequest): Promise<SimResponse> => {
     if (request.rawPath.startsWith('/v1.0/')) return graph.handle(request);
     if (request.rawPath.startsWith('/gmail/v1/')) return gmail.handle(request);
+    if (request.method === 'GET' && request.rawPath === '/__admin/mailboxes') return adminMailboxes(mailboxes);
     return tokenRoute(request, tokens, googleTokenUrl, state);
   };
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -130,6 +136,7 @@ export async function startMailSimulator(options: MailSimulatorOptions = {}): Pr
     addMailbox: (address, mailboxOptions) => mailboxes.addMailbox(address, mailboxOptions),
     addMessage: (address, message) => mailboxes.addMessage(address, message),
     listMessages: (address) => mailboxes.listMessages(address),
+    listMailboxes: () => mailboxes.addresses(),
     setFault: (fault) => state.faults.push({ ...fault }),
     clearFaults: () => state.faults.splice(0),
     setGraphRoles: (roles) => {
@@ -188,6 +195,15 @@ class SimulatorState implements RouteContext {
   log(entry: Omit<LoggedRequest, 'at'>): void {
     this.requestLog.push({ ...entry, at: Date.now() });
   }
+}
+
+/**
+ * `GET /__admin/mailboxes`, without auth, for tests and operators of a simulator in another
+ * process: every mailbox with every copy, soft-deleted ones included.
+ */
+function adminMailboxes(mailboxes: Mailboxes): SimResponse {
+  const body = mailboxes.addresses().map((address) => ({ address, messages: mailboxes.listMessages(address) }));
+  return { status: 200, body: { mailboxes: body } };
 }
 
 async function tokenRoute(

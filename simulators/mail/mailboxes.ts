@@ -83,6 +83,11 @@ export class Mailboxes {
     return (this.#mailbox(address)?.messages ?? []).map((message) => ({ ...message }));
   }
 
+  /** Returns the address of every mailbox, in creation order. */
+  addresses(): string[] {
+    return [...this.#mailboxes.values()].map((mailbox) => mailbox.address);
+  }
+
   /** Returns `missing`, `disabled` or `ok` for an address. */
   status(address: string): 'missing' | 'disabled' | 'ok' {
     const mailbox = this.#mailbox(address);

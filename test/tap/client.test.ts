@@ -326,8 +326,7 @@ describe('TapClient threatStatus', () => {
 
       assert.deepEqual(batch.events.map((event) => event.type).sort(), ['clicksPermitted', 'messagesDelivered']);
       for (const event of batch.events) {
-        const statuses =
-          event.type === 'clicksPermitted' ? [event.threat.threatStatus] : event.threats.map((t) => t.threatStatus);
+        const statuses = 'threats' in event ? event.threats.map((t) => t.threatStatus) : [event.threat.threatStatus];
         assert.deepEqual(statuses, ['falsePositive']);
       }
     } finally {

