@@ -1,7 +1,7 @@
 /**
  * Replays recorded device-workflow histories against the current workflow code. A change that
  * would break executions already running in production fails here with a non-determinism error.
- * Record new histories with `TAP_MDR_RECORD_HISTORIES=1 npm test -- test/device/device-polling.test.ts`.
+ * Record new histories with `TAP_MDR_RECORD_HISTORIES=1 npm test -- test/device/device-polling.test.ts test/remediation/remediation.test.ts`.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';

@@ -5,14 +5,17 @@
  */
 import { createHash } from 'node:crypto';
 import { alertIdFor, alertKeysFor, evaluateEvent, planAlerts, severityRank, threatsOf } from '../detection/index.ts';
-import type { AlertChange, AlertState, DetectionPlan } from '../detection/index.ts';
+import type { AlertChange, AlertState, DetectionPlan, EventResult } from '../detection/index.ts';
 import type { InvalidTapEvent, TapEvent } from '../tap/types.ts';
 import { toAlertState, toTuningRule, type AlertRow } from './rows.ts';
-import { placeholders, type SqlRunner } from './sql.ts';
+import { placeholders, type SqlRow, type SqlRunner, type SqlValue } from './sql.ts';
 import type { IngestContext, IngestResult } from './types.ts';
 
-/** Values per `IN (…)` list, well under SQLite's and PostgreSQL's parameter limits. */
+/** Values per `IN (…)` list of the alert and recipient lookups. */
 const CHUNK = 400;
+
+/** Values per `IN (…)` list of the duplicate check, which reads every event of the batch. */
+const LOOKUP_CHUNK = 5_000;
 
 /** Returns the sorted threatStatus values of an event: the second half of its stored key. */
 export function statusKeyOf(event: TapEvent): string {
@@ -27,7 +30,7 @@ export async function ingestBatch(
   invalid: readonly InvalidTapEvent[],
 ): Promise<IngestResult> {
   const now = new Date().toISOString();
-  const fresh = await insertEvents(tx, context, events, now);
+  const fresh = await findNewEvents(tx, context, events);
   const invalidStored = await insertInvalid(tx, context, invalid, now);
 
   const result: IngestResult = {
@@ -50,8 +53,10 @@ export async function ingestBatch(
   const existing = await loadAlerts(tx, context, alertKeysFor(decisions), guidsOf(fresh));
   const plan = planAlerts(existing, decisions, (key) => alertIdFor(context.orgId, context.deviceId, key));
 
+  // Alerts first: alert_events rows reference them.
   await writeAlerts(tx, context, plan.alerts, now);
-  await writeEventResults(tx, context, plan, now);
+  await insertEvents(tx, context, fresh, plan, now);
+  await insertEventLinks(tx, context, plan, now);
 
   result.suppressed = plan.events.filter((entry) => entry.disposition === 'suppressed').length;
   for (const change of plan.alerts) {
@@ -63,48 +68,111 @@ export async function ingestBatch(
   return result;
 }
 
-/** Inserts events; returns those not stored before (the others are duplicates). */
+/**
+ * Returns the events of the batch not stored before, once each. On SQLite the transaction takes
+ * the write lock first, so no other writer can store one of them before {@link insertEvents}.
+ * On PostgreSQL a concurrent writer that does makes that insert fail with a unique violation or
+ * a serialization failure, and the transaction runs again.
+ */
+async function findNewEvents(tx: SqlRunner, context: IngestContext, events: readonly TapEvent[]): Promise<TapEvent[]> {
+  const unique = new Map<string, TapEvent>();
+  for (const event of events) {
+    const identity = eventIdentity(event.key, statusKeyOf(event));
+    if (!unique.has(identity)) unique.set(identity, event);
+  }
+
+  const keys = [...new Set([...unique.values()].map((event) => event.key))];
+  for (let start = 0; start < keys.length; start += LOOKUP_CHUNK) {
+    const chunk = keys.slice(start, start + LOOKUP_CHUNK);
+    const stored = await tx.query<{ event_key: string; status_key: string }>(
+      `SELECT event_key, status_key FROM tap_events
+       WHERE org_id = $1 AND device_id = $2 AND event_key IN (${placeholders(chunk.length, 3)})`,
+      [context.orgId, context.deviceId, ...chunk],
+    );
+    for (const row of stored) unique.delete(eventIdentity(row.event_key, row.status_key));
+  }
+  return [...unique.values()];
+}
+
+function eventIdentity(eventKey: string, statusKey: string): string {
+  return `${eventKey}\u0000${statusKey}`;
+}
+
+/** Column values of a new `tap_events` row, in {@link TAP_EVENT_COLUMNS} order. */
+export function tapEventRow(
+  context: IngestContext,
+  event: TapEvent,
+  result: Pick<EventResult, 'disposition' | 'reason' | 'alertId'> & {
+    ruleId: string | null;
+    suppressedBy: string | null;
+  },
+  receivedAt: string,
+): SqlValue[] {
+  const statusTime = threatsOf(event).reduce((latest, threat) => {
+    return threat.threatTime !== null && threat.threatTime > latest ? threat.threatTime : latest;
+  }, event.eventTime);
+  return [
+    context.orgId,
+    context.deviceId,
+    event.key,
+    statusKeyOf(event),
+    event.type,
+    event.id,
+    event.guid,
+    event.messageId,
+    event.eventTime,
+    statusTime,
+    receivedAt,
+    result.disposition,
+    result.ruleId,
+    result.reason,
+    result.suppressedBy,
+    result.alertId,
+    JSON.stringify(event),
+  ];
+}
+
+/** Columns of `tap_events`, in the order of {@link tapEventRow}. */
+export const TAP_EVENT_COLUMNS = [
+  'org_id',
+  'device_id',
+  'event_key',
+  'status_key',
+  'event_type',
+  'event_id',
+  'guid',
+  'message_id',
+  'event_time',
+  'status_time',
+  'received_at',
+  'disposition',
+  'rule_id',
+  'reason',
+  'suppressed_by',
+  'alert_id',
+  'body',
+] as const;
+
+/** Inserts the new events with the disposition that detection gave each. */
 async function insertEvents(
   tx: SqlRunner,
   context: IngestContext,
-  events: readonly TapEvent[],
+  fresh: readonly TapEvent[],
+  plan: DetectionPlan,
   now: string,
-): Promise<TapEvent[]> {
-  const fresh: TapEvent[] = [];
-  const seen = new Set<string>();
-  for (const event of events) {
-    const statusKey = statusKeyOf(event);
-    const identity = `${event.key}\u0000${statusKey}`;
-    if (seen.has(identity)) continue;
-    seen.add(identity);
-
-    const statusTime = threatsOf(event).reduce((latest, threat) => {
-      return threat.threatTime !== null && threat.threatTime > latest ? threat.threatTime : latest;
-    }, event.eventTime);
-    const rows = await tx.query(
-      `INSERT INTO tap_events (org_id, device_id, event_key, status_key, event_type, event_id, guid, message_id,
-         event_time, status_time, received_at, disposition, rule_id, reason, suppressed_by, alert_id, body)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'ignored', NULL, 'not yet evaluated', NULL, NULL, $12)
-       ON CONFLICT (org_id, device_id, event_key, status_key) DO NOTHING
-       RETURNING event_key`,
-      [
-        context.orgId,
-        context.deviceId,
-        event.key,
-        statusKey,
-        event.type,
-        event.id,
-        event.guid,
-        event.messageId,
-        event.eventTime,
-        statusTime,
-        now,
-        JSON.stringify(event),
-      ],
-    );
-    if (rows.length > 0) fresh.push(event);
-  }
-  return fresh;
+): Promise<void> {
+  const results = new Map(plan.events.map((entry) => [entry.decision.event, entry]));
+  const rows = fresh.map((event) => {
+    const entry = results.get(event);
+    // Every evaluated event has a result; the fallback keeps an unplanned one visible as such.
+    if (!entry) {
+      const unplanned = { disposition: 'ignored', reason: 'not evaluated', alertId: null } as const;
+      return tapEventRow(context, event, { ...unplanned, ruleId: null, suppressedBy: null }, now);
+    }
+    const { rule, suppressedBy } = entry.decision;
+    return tapEventRow(context, event, { ...entry, ruleId: rule?.id ?? null, suppressedBy }, now);
+  });
+  await insertRows(tx, `INSERT INTO tap_events (${TAP_EVENT_COLUMNS.join(', ')})`, rows);
 }
 
 /** Inserts invalid events under a hash of their type and raw text; returns how many were new. */
@@ -114,22 +182,38 @@ async function insertInvalid(
   invalid: readonly InvalidTapEvent[],
   now: string,
 ): Promise<number> {
-  let stored = 0;
-  for (const entry of invalid) {
+  const rows = invalid.map((entry): SqlValue[] => {
     const raw = JSON.stringify(entry.raw ?? null);
     const key = createHash('sha256')
       .update(`${entry.type ?? ''}\u0000${raw}`)
       .digest('hex');
-    const rows = await tx.query(
-      `INSERT INTO tap_invalid_events (org_id, device_id, invalid_key, event_type, reason, raw, received_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)
-       ON CONFLICT (org_id, device_id, invalid_key) DO NOTHING
-       RETURNING invalid_key`,
-      [context.orgId, context.deviceId, key, entry.type, entry.reason, raw, now],
-    );
-    stored += rows.length;
+    return [context.orgId, context.deviceId, key, entry.type, entry.reason, raw, now];
+  });
+  const inserted = await insertRows(
+    tx,
+    'INSERT INTO tap_invalid_events (org_id, device_id, invalid_key, event_type, reason, raw, received_at)',
+    rows,
+    'ON CONFLICT (org_id, device_id, invalid_key) DO NOTHING RETURNING invalid_key',
+  );
+  return inserted.length;
+}
+
+/**
+ * Inserts `rows` with multi-row `INSERT … VALUES` statements of about
+ * {@link SqlRunner.multiRowParameters} values each, and returns the rows that `suffix` (a
+ * `RETURNING` clause) returns.
+ */
+async function insertRows(tx: SqlRunner, insert: string, rows: readonly SqlValue[][], suffix = ''): Promise<SqlRow[]> {
+  const width = rows[0]?.length ?? 1;
+  const perStatement = Math.max(1, Math.floor(tx.multiRowParameters / width));
+  const returned: SqlRow[] = [];
+
+  for (let start = 0; start < rows.length; start += perStatement) {
+    const chunk = rows.slice(start, start + perStatement);
+    const tuples = chunk.map((_, index) => `(${placeholders(width, index * width + 1)})`);
+    returned.push(...(await tx.query(`${insert} VALUES ${tuples.join(', ')} ${suffix}`, chunk.flat())));
   }
-  return stored;
+  return returned;
 }
 
 function guidsOf(events: readonly TapEvent[]): string[] {
@@ -182,107 +266,115 @@ export async function loadRecipients(tx: SqlRunner, alertIds: readonly string[])
   return byAlert;
 }
 
+/**
+ * Inserts new alerts, updates changed ones, and adds new recipients. New alerts go in first,
+ * parents before children, because `parent_alert_id` must name an existing alert.
+ */
 async function writeAlerts(
   tx: SqlRunner,
   context: IngestContext,
   changes: readonly AlertChange[],
   now: string,
 ): Promise<void> {
-  for (const change of changes) {
-    const alert = change.after;
-    if (change.before === null) {
-      await tx.query(
-        `INSERT INTO alerts (alert_id, org_id, device_id, alert_key, alert_type, severity, severity_rank, rule_id,
-           reason, matched, guid, message_id, subject, threat_url, occurred_at, status_time, created_at, updated_at,
-           state, auto_delete_eligible, remediation_status, remediation_reason, parent_alert_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18, $19,
-           'none', NULL, $20)`,
-        [
-          alert.alertId,
-          context.orgId,
-          context.deviceId,
-          alert.alertKey,
-          alert.type,
-          alert.severity,
-          severityRank(alert.severity),
-          alert.ruleId,
-          alert.reason,
-          JSON.stringify(alert.matched),
-          alert.guid,
-          alert.messageId,
-          alert.subject,
-          alert.threatUrl,
-          alert.occurredAt,
-          alert.statusTime,
-          now,
-          alert.state,
-          alert.autoDeleteEligible,
-          alert.parentAlertId,
-        ],
-      );
-    } else if (hasChanged(change)) {
-      await tx.query(
-        `UPDATE alerts SET severity = $2, severity_rank = $3, rule_id = $4, reason = $5, matched = $6,
-           threat_url = $7, occurred_at = $8, status_time = $9, state = $10, auto_delete_eligible = $11,
-           parent_alert_id = $12, updated_at = $13
-         WHERE alert_id = $1`,
-        [
-          alert.alertId,
-          alert.severity,
-          severityRank(alert.severity),
-          alert.ruleId,
-          alert.reason,
-          JSON.stringify(alert.matched),
-          alert.threatUrl,
-          alert.occurredAt,
-          alert.statusTime,
-          alert.state,
-          alert.autoDeleteEligible,
-          alert.parentAlertId,
-          now,
-        ],
-      );
-    }
+  const created = changes
+    .filter((change) => change.before === null)
+    .map((change) => change.after)
+    .sort((a, b) => Number(a.parentAlertId !== null) - Number(b.parentAlertId !== null));
+  await insertRows(
+    tx,
+    `INSERT INTO alerts (alert_id, org_id, device_id, alert_key, alert_type, severity, severity_rank, rule_id,
+       reason, matched, guid, message_id, subject, threat_url, occurred_at, status_time, created_at, updated_at,
+       state, auto_delete_eligible, remediation_status, remediation_reason, parent_alert_id)`,
+    created.map((alert) => [
+      alert.alertId,
+      context.orgId,
+      context.deviceId,
+      alert.alertKey,
+      alert.type,
+      alert.severity,
+      severityRank(alert.severity),
+      alert.ruleId,
+      alert.reason,
+      JSON.stringify(alert.matched),
+      alert.guid,
+      alert.messageId,
+      alert.subject,
+      alert.threatUrl,
+      alert.occurredAt,
+      alert.statusTime,
+      now,
+      now,
+      alert.state,
+      alert.autoDeleteEligible,
+      'none',
+      null,
+      alert.parentAlertId,
+    ]),
+  );
 
-    for (const recipient of change.addedRecipients) {
-      await tx.query(
-        `INSERT INTO alert_recipients (alert_id, recipient, added_at) VALUES ($1, $2, $3)
-         ON CONFLICT (alert_id, recipient) DO NOTHING`,
-        [alert.alertId, recipient, now],
-      );
-    }
+  // NOTE: one UPDATE per changed alert. A batch changes few existing alerts (status changes
+  // and late recipients), so these are not batched.
+  for (const change of changes) {
+    if (change.before !== null && hasChanged(change)) await updateAlert(tx, change.after, now);
   }
+
+  const recipients = changes.flatMap((change) =>
+    change.addedRecipients.map((recipient) => [change.after.alertId, recipient, now]),
+  );
+  await insertRows(
+    tx,
+    'INSERT INTO alert_recipients (alert_id, recipient, added_at)',
+    recipients,
+    'ON CONFLICT (alert_id, recipient) DO NOTHING',
+  );
 }
 
-async function writeEventResults(tx: SqlRunner, context: IngestContext, plan: DetectionPlan, now: string) {
-  for (const entry of plan.events) {
-    const { event, rule, suppressedBy } = entry.decision;
-    const statusKey = statusKeyOf(event);
-    await tx.query(
-      `UPDATE tap_events SET disposition = $5, rule_id = $6, reason = $7, suppressed_by = $8, alert_id = $9
-       WHERE org_id = $1 AND device_id = $2 AND event_key = $3 AND status_key = $4`,
-      [
-        context.orgId,
-        context.deviceId,
-        event.key,
-        statusKey,
-        entry.disposition,
-        rule?.id ?? null,
-        entry.reason,
-        suppressedBy,
-        entry.alertId,
-      ],
-    );
+async function updateAlert(tx: SqlRunner, alert: AlertState, now: string): Promise<void> {
+  await tx.query(
+    `UPDATE alerts SET severity = $2, severity_rank = $3, rule_id = $4, reason = $5, matched = $6,
+       threat_url = $7, occurred_at = $8, status_time = $9, state = $10, auto_delete_eligible = $11,
+       parent_alert_id = $12, updated_at = $13
+     WHERE alert_id = $1`,
+    [
+      alert.alertId,
+      alert.severity,
+      severityRank(alert.severity),
+      alert.ruleId,
+      alert.reason,
+      JSON.stringify(alert.matched),
+      alert.threatUrl,
+      alert.occurredAt,
+      alert.statusTime,
+      alert.state,
+      alert.autoDeleteEligible,
+      alert.parentAlertId,
+      now,
+    ],
+  );
+}
 
-    for (const link of entry.links) {
-      await tx.query(
-        `INSERT INTO alert_events (alert_id, org_id, device_id, event_key, status_key, rule_id, effect, linked_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (alert_id, event_key, status_key) DO NOTHING`,
-        [link.alertId, context.orgId, context.deviceId, event.key, statusKey, rule?.id ?? '', link.effect, now],
-      );
-    }
-  }
+/** Links each event to the alerts it created, changed or joined. */
+async function insertEventLinks(tx: SqlRunner, context: IngestContext, plan: DetectionPlan, now: string) {
+  const rows = plan.events.flatMap((entry) => {
+    const { event, rule } = entry.decision;
+    const statusKey = statusKeyOf(event);
+    return entry.links.map((link) => [
+      link.alertId,
+      context.orgId,
+      context.deviceId,
+      event.key,
+      statusKey,
+      rule?.id ?? '',
+      link.effect,
+      now,
+    ]);
+  });
+  await insertRows(
+    tx,
+    'INSERT INTO alert_events (alert_id, org_id, device_id, event_key, status_key, rule_id, effect, linked_at)',
+    rows,
+    'ON CONFLICT (alert_id, event_key, status_key) DO NOTHING',
+  );
 }
 
 /** Returns whether the batch changed an existing alert (recipients included). */

@@ -11,6 +11,9 @@ import type { SqlDatabase, SqlRow, SqlRunner, SqlValue } from './sql.ts';
  */
 const RETRYABLE_SQLSTATES = new Set(['40001', '40P01', '23505', '42P07']);
 
+/** Bound values per multi-row INSERT: about 1,000 rows of 30 columns, under the protocol's 65,535. */
+const MULTI_ROW_PARAMETERS = 30_000;
+
 /** Attempts per transaction before the last error is thrown. */
 const MAX_ATTEMPTS = 10;
 
@@ -38,13 +41,17 @@ export function openPostgres(databaseUrl: string): SqlDatabase {
     dialect: 'postgres',
 
     query: (sql, params) => run(pool, sql, params),
+    multiRowParameters: MULTI_ROW_PARAMETERS,
 
     async transaction<T>(work: (tx: SqlRunner) => Promise<T>): Promise<T> {
       for (let attempt = 1; ; attempt += 1) {
         const client = await pool.connect();
         try {
           await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
-          const result = await work({ query: (sql, params) => run(client, sql, params) });
+          const result = await work({
+            query: (sql, params) => run(client, sql, params),
+            multiRowParameters: MULTI_ROW_PARAMETERS,
+          });
           await client.query('COMMIT');
           return result;
         } catch (err) {

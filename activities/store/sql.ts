@@ -15,6 +15,12 @@ export type SqlRow = Record<string, unknown>;
 export interface SqlRunner {
   /** Runs one statement with `$n` placeholders and returns its rows (none for most writes). */
   query<T extends SqlRow = SqlRow>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
+  /**
+   * Bound values per multi-row INSERT that suit this database. PostgreSQL pays a round trip
+   * per statement, so it takes thousands; node:sqlite binds slower the wider a statement is,
+   * so it takes a few rows.
+   */
+  readonly multiRowParameters: number;
 }
 
 /** A connection (pool) to one of the two databases. */

@@ -5,14 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import proto from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { generateTapEvents } from '../../simulators/tap/generator.ts';
 import { decommissionSignal, getStatusQuery, setPreferencesSignal } from '../../workflows/device.ts';
 import type { DeviceStatus } from '../../workflows/device-types.ts';
 import { addTestDevice, createStackWorker, startTestStack, type TestStack } from '../helpers/stack.ts';
+import { recordHistory } from '../helpers/histories.ts';
 import { eventually, startDevServer } from '../helpers/temporal.ts';
 
 const HOUR = 60 * 60_000;
@@ -39,20 +38,6 @@ describe('device workflow (dev server)', () => {
       },
       ms,
     );
-  }
-
-  /**
-   * Saves the workflow's latest run history for replay.test.ts when TAP_MDR_RECORD_HISTORIES=1,
-   * so that a workflow change that would break running executions fails CI.
-   */
-  async function recordHistory(workflowId: string, name: string): Promise<void> {
-    if (process.env.TAP_MDR_RECORD_HISTORIES !== '1') return;
-    const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
-    const json = proto.temporal.api.history.v1.History.toObject(
-      proto.temporal.api.history.v1.History.fromObject(history),
-      { longs: String, enums: String, bytes: String },
-    );
-    writeFileSync(new URL(`../histories/${name}.json`, import.meta.url), JSON.stringify(json, null, 1));
   }
 
   async function totalStoredEvents(deviceId: string): Promise<number> {
@@ -107,7 +92,7 @@ describe('device workflow (dev server)', () => {
       assert.ok(workerOutput.join('').includes('TAP poll stored'), 'the worker logged its polls');
       assert.ok(!workerOutput.join('').includes(stack.tap.secret), 'the secret never appears in worker logs');
 
-      await recordHistory(workflowId, 'device-catch-up');
+      await recordHistory(env.client, workflowId, 'device-catch-up');
       await env.client.workflow.getHandle(workflowId).signal(decommissionSignal, { reason: 'test done' });
       await env.client.workflow.getHandle(workflowId).result();
     } finally {
@@ -154,7 +139,7 @@ describe('device workflow (dev server)', () => {
       assert.ok(settled.firstPollAt, 'first poll time carried over');
       assert.equal(settled.conditions.notPolling, false);
 
-      await recordHistory(workflowId, 'device-continue-as-new');
+      await recordHistory(env.client, workflowId, 'device-continue-as-new');
       await handle.signal(decommissionSignal, { reason: 'test done' });
       await handle.result();
     });

@@ -16,6 +16,7 @@ import { remediationWorkflowId } from '../../workflows/device-remediation.ts';
 import type { RemediationSettings, RemediationView } from '../../workflows/remediation-types.ts';
 import { TRICKY_MESSAGE_ID } from '../email/provider-suite.ts';
 import { addTestDevice, startTestStack, type TestStack } from '../helpers/stack.ts';
+import { recordHistory } from '../helpers/histories.ts';
 import { eventually, startDevServer } from '../helpers/temporal.ts';
 import { createRemediationWorker, liveCopies, phishEvents, startMail, tapEvents, type MailSetup } from './helpers.ts';
 
@@ -143,6 +144,9 @@ describe('remediation workflow (dev server)', () => {
       60_000,
     );
     await env.client.workflow.getHandle(workflowId).signal(decommissionSignal, { reason: 'test over' });
+    await env.client.workflow.getHandle(workflowId).result();
+    await recordHistory(env.client, workflowId, 'device-starts-remediation');
+    await recordHistory(env.client, remediationWorkflowId(orgId, alert.alertId), 'remediation-done');
 
     assert.equal(alert.state, 'open', 'the alert left the queue');
     assert.deepEqual(
