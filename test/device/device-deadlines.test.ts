@@ -13,6 +13,7 @@ import {
   decommissionSignal,
   getStatusQuery,
   pauseSignal,
+  pollNowSignal,
   replaceCredentialsUpdate,
   resumeSignal,
 } from '../../workflows/device.ts';
@@ -122,13 +123,18 @@ describe('device workflow (time skipping)', () => {
     });
   });
 
-  it('pauses, resumes and decommissions', async () => {
+  it('polls now, pauses, resumes, decommissions', async () => {
     const { workflowId } = await addTestDevice(env, stack, { deviceId: 'pause' });
     const handle = env.client.workflow.getHandle(workflowId);
 
     const worker = await createStackWorker(env, stack);
     await worker.runUntil(async () => {
       await waitForStatus(workflowId, 'first poll', (s) => s.counters.polls >= 1);
+
+      // Poll now ends the 60-second wait at once: no workflow time passes.
+      const beforePollNow = (await statusOf(workflowId)).counters.polls;
+      await handle.signal(pollNowSignal);
+      await waitForStatus(workflowId, 'a poll on request', (s) => s.counters.polls > beforePollNow);
 
       await handle.signal(pauseSignal);
       const paused = await waitForStatus(workflowId, 'paused', (s) => s.phase === 'paused');
