@@ -180,6 +180,15 @@ export function createDeviceActivities(deps: DeviceActivityDependencies) {
       }
       heartbeat({ window, events: batch.events.length });
 
+      // TAP always answers a JSON request with its structure, even for a quiet window. A 204 or
+      // an empty body proves nothing about the window, so fetch it again rather than advance.
+      if (batch.queryEndTime === null && batch.events.length === 0 && batch.invalid.length === 0) {
+        throw ApplicationFailure.retryable(
+          `TAP returned an empty response (HTTP 204 or no body) for ${window.start}/${window.end}; the window is fetched again`,
+          'TapEmptyResponse',
+        );
+      }
+
       const ingest = await deps.store.ingest(
         { orgId: request.orgId, deviceId: request.deviceId, autoRemediateDelivered: request.autoRemediateDelivered },
         batch.events,

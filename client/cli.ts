@@ -81,6 +81,12 @@ async function main(argv: string[]): Promise<number> {
       console.error(`tap-mdr ${name}: ${err.message}`);
       return err.exitCode;
     }
+    // node:util parseArgs errors (unknown option, missing value) are usage errors.
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')) {
+      console.error(`tap-mdr ${name}: ${(err as Error).message}; see \`tap-mdr ${name} --help\``);
+      return 2;
+    }
     throw err;
   }
 }

@@ -61,3 +61,31 @@ export function validateSecret(value: string): string {
   if (CONTROL_CHARACTERS.test(secret)) throw invalid('secret', 'contains a control character; it must be one line');
   return secret;
 }
+
+/**
+ * Checks a service base URL such as the TAP SIEM API's: http or https, with no user name or
+ * password (a secret there would reach logs and the Web UI), no query and no fragment.
+ * Returns it without a trailing slash.
+ */
+export function validateBaseUrl(field: string, value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw invalid(field, `${JSON.stringify(value)} is not a URL; pass one such as https://tap-api-v2.proofpoint.com`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw invalid(field, `${url.protocol} is not http or https`);
+  }
+  if (url.username !== '' || url.password !== '') {
+    // Not echoed: the password part may be the secret.
+    throw invalid(
+      field,
+      'it contains a user name or password; pass the credentials with --principal and the secret file',
+    );
+  }
+  if (url.search !== '' || url.hash !== '') {
+    throw invalid(field, `${JSON.stringify(value)} has a query or fragment; pass the base URL only`);
+  }
+  return url.href.replace(/\/$/, '');
+}

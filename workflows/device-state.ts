@@ -105,6 +105,13 @@ export function msUntilNextDeadline(
  * data, and queues the alerts to remediate. Returns the conditions that this poll cleared.
  */
 export function applyPoll(state: DeviceState, summary: PollSummary, nowIso: string): HealthCondition[] {
+  if (summary.throttledForMs > 0) {
+    recordTapCalls(state, summary.tapCalls, nowIso);
+    const minutes = Math.ceil(summary.throttledForMs / 60_000);
+    applyPollError(state, `TAP throttled the device (HTTP 429); next call in ${minutes} minutes`, nowIso);
+    return [];
+  }
+
   const cleared: HealthCondition[] = [];
   state.cursor = summary.cursor;
   state.cursorFetchedAt = summary.cursorFetchedAt;

@@ -186,9 +186,10 @@ async function replaceCredentials(device: Device, credentials: CredentialsRef): 
 
 async function onboard(device: Device): Promise<void> {
   const { state } = device;
+  const checked = state.credentials;
   let result;
   try {
-    result = await checkCredentials({ ...deviceRef(device), credentials: state.credentials });
+    result = await checkCredentials({ ...deviceRef(device), credentials: checked });
     recordTapCalls(state, result.tapCalls, new Date().toISOString());
   } catch (err) {
     applyPollError(state, failureMessage(err), new Date().toISOString());
@@ -197,6 +198,8 @@ async function onboard(device: Device): Promise<void> {
     return;
   }
 
+  // The replaceCredentials update may have installed newer credentials during the check.
+  if (state.credentials !== checked) return;
   if (result.accepted) return credentialsAccepted(device);
   await credentialsRejected(device, result.reason ?? 'rejected');
   await waitForWakeup(device, device.settings.credentialRetryIntervalMs);
@@ -225,6 +228,7 @@ async function credentialsRejected(device: Device, reason: string): Promise<void
 
 async function pollOnce(device: Device): Promise<void> {
   const { state, settings } = device;
+  const polledWith = state.credentials;
   state.pollNowRequests = 0;
 
   // Slow down before TAP returns HTTP 429: wait until the rolling 24-hour budget has a call left.
@@ -245,6 +249,8 @@ async function pollOnce(device: Device): Promise<void> {
       },
     ]);
   } catch (err) {
+    // A rejection of credentials that an update has replaced meanwhile is stale.
+    if (isCredentialFailure(err) && state.credentials !== polledWith) return;
     if (isCredentialFailure(err)) return credentialsRejected(device, failureMessage(err));
     applyPollError(state, failureMessage(err), new Date().toISOString());
     await publishStatus(device);
@@ -256,6 +262,9 @@ async function pollOnce(device: Device): Promise<void> {
     await recordHealthCondition({ ...deviceRef(device), condition: healthCondition, active: false });
   }
   await publishStatus(device);
+
+  // Deletion must not wait for the next poll interval: start the children of this poll now.
+  await startRemediations(device.input.orgId, state);
 
   // Catch-up: the next window is already due, so poll again without sleeping.
   if (summary.throttledForMs > 0) return waitForWakeup(device, summary.throttledForMs);

@@ -82,10 +82,22 @@ export class GraphTokenSource {
   }
 }
 
+/**
+ * Removes the client secret from text a token endpoint returned, in plain and form-encoded
+ * form, because an endpoint may echo the request back and the text reaches logs and alerts.
+ */
+export function redactSecret(text: string, secret: string): string {
+  if (secret === '') return text;
+  const forms = new Set([secret, encodeURIComponent(secret), new URLSearchParams({ s: secret }).toString().slice(2)]);
+  let redacted = text;
+  for (const form of forms) redacted = redacted.replaceAll(form, '[secret]');
+  return redacted;
+}
+
 /** Maps an Entra token error to a configuration error whose message names the fix. */
 function tokenError(settings: GraphTokenSettings, payload: Record<string, unknown>): EmailProviderConfigError {
   const error = String(payload.error ?? 'unknown_error');
-  const description = String(payload.error_description ?? '').split('\n')[0];
+  const description = redactSecret(String(payload.error_description ?? '').split('\n')[0] ?? '', settings.clientSecret);
   const codes = Array.isArray(payload.error_codes) ? payload.error_codes : [];
 
   if (codes.includes(90002) || codes.includes(900023)) {

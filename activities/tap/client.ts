@@ -155,8 +155,11 @@ export class TapClient {
     }
   }
 
+  // A server may echo the request: remove the secret and the Basic credential that carries it.
   #redact(text: string): string {
-    return this.#secret === '' ? text : text.replaceAll(this.#secret, '[secret]');
+    if (this.#secret === '') return text;
+    const basic = this.#authorization.slice('Basic '.length);
+    return text.replaceAll(this.#secret, '[secret]').replaceAll(basic, '[credentials]');
   }
 }
 

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { loadSecretKey, sealSecret } from '../../activities/secrets.ts';
 import { openStore } from '../../activities/store/index.ts';
 import type { WorkbenchStore } from '../../activities/store/types.ts';
@@ -28,7 +28,7 @@ import {
 } from '../devices.ts';
 import { actorFromEnv, storeOptionsFromEnv } from '../store-config.ts';
 import { connectTemporal } from '../temporal.ts';
-import { validateId, validatePrincipal, validateSecret, validateText } from '../validate.ts';
+import { validateBaseUrl, validateId, validatePrincipal, validateSecret, validateText } from '../validate.ts';
 
 const USAGE = `Usage: tap-mdr device <action> [options]
 
@@ -132,7 +132,7 @@ async function add(flags: Flags): Promise<void> {
     location: validateText('location', flags.location, { required: false, max: 200 }),
     principal: validatePrincipal(flags.principal),
     secret: readSecret(flags),
-    tapBaseUrl: validateUrl(flags['tap-url'] ?? DEFAULT_TAP_BASE_URL),
+    tapBaseUrl: validateBaseUrl('tap-url', flags['tap-url'] ?? DEFAULT_TAP_BASE_URL),
     settings: pollSettings(flags),
   };
 
@@ -237,6 +237,14 @@ export async function queryStatus(client: Client, orgId: string, deviceId: strin
     return await client.workflow.getHandle(deviceWorkflowId(orgId, deviceId)).query(getStatusQuery);
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw deviceNotRunning(orgId, deviceId);
+    // A query needs a running worker; the server answers FAILED_PRECONDITION without one.
+    if (err instanceof ServiceError) {
+      throw new CliError(
+        'TAP_MDR_STATUS_UNAVAILABLE',
+        `cannot query device ${orgId}:${deviceId}: ${err.message.split('\n')[0]}. ` +
+          'Is a worker running? Start the stack with `./run start` or a worker with `tap-mdr worker`.',
+      );
+    }
     throw err;
   }
 }
@@ -276,16 +284,6 @@ function slugify(name: string): string {
       .replace(/^-+|-+$/g, '')
       .slice(0, 63) || 'device'
   );
-}
-
-function validateUrl(value: string): string {
-  try {
-    const url = new URL(value);
-    if (url.protocol === 'https:' || url.protocol === 'http:') return url.href.replace(/\/$/, '');
-  } catch {
-    // Reported below.
-  }
-  throw new CliError('TAP_MDR_INVALID_INPUT', `invalid tap-url: ${JSON.stringify(value)} is not an http(s) URL`, 2);
 }
 
 function pollSettings(flags: Flags): { pollIntervalMs: number } | undefined {

@@ -14,7 +14,7 @@ import { CliError, type Command } from '../command.ts';
 import { DEFAULT_TAP_BASE_URL, deviceWorkflowId, type DeviceRegistration } from '../devices.ts';
 import { startMonitor } from '../start-monitor.ts';
 import { actorFromEnv } from '../store-config.ts';
-import { validateId, validatePrincipal, validateSecret, validateText } from '../validate.ts';
+import { validateBaseUrl, validateId, validatePrincipal, validateSecret, validateText } from '../validate.ts';
 
 const USAGE = `Usage: tap-mdr start [options]
 
@@ -222,7 +222,7 @@ function realDevice(flags: Flags): DeviceRegistration {
     location: validateText('location', flags.location, { required: false, max: 200 }),
     principal: validatePrincipal(flags.principal),
     secret: validateSecret(secretText),
-    tapBaseUrl: httpUrl('tap-url', flags['tap-url']!),
+    tapBaseUrl: validateBaseUrl('tap-url', flags['tap-url']!),
   };
 }
 
@@ -256,16 +256,6 @@ function pollInterval(value: string | undefined): number | undefined {
     );
   }
   return seconds * 1000;
-}
-
-function httpUrl(field: string, value: string): string {
-  try {
-    const url = new URL(value);
-    if (url.protocol === 'https:' || url.protocol === 'http:') return url.href.replace(/\/$/, '');
-  } catch {
-    // Reported below.
-  }
-  throw new CliError('TAP_MDR_INVALID_INPUT', `invalid ${field}: ${JSON.stringify(value)} is not an http(s) URL`, 2);
 }
 
 function slugify(name: string): string {

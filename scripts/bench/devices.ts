@@ -38,7 +38,9 @@ export async function benchDevices(options: {
   durationMs: number;
 }): Promise<DeviceFigures> {
   const end = new Date(Math.floor(Date.now() / 60_000) * 60_000);
-  const tap = await startSimulatorProcess({ events: 20, seed: 3, end });
+  // Every device shares the simulator's one credential, so lift TAP's per-credential budget:
+  // a real deployment gives each device its own 1,800 calls.
+  const tap = await startSimulatorProcess({ events: 20, seed: 3, end, callsPerDay: 100_000_000 });
   const stack = await startBenchStack();
   try {
     const context = {

@@ -101,6 +101,8 @@ export async function startSimulatorProcess(options: {
   events: number;
   seed: number;
   end: Date;
+  /** Calls per pool in the rolling 24 hours before 429; default TAP's 1,800. */
+  callsPerDay?: number;
 }): Promise<SimulatorProcess> {
   const child = spawn(
     process.execPath,
@@ -116,6 +118,8 @@ export async function startSimulatorProcess(options: {
       String(options.seed),
       '--generate-end',
       options.end.toISOString(),
+      '--calls-per-day',
+      String(options.callsPerDay ?? 1_800),
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );

@@ -90,6 +90,36 @@ describe('tap-mdr device', () => {
       ],
       [['add', '--org', 'acme', '--name', 'x', '--principal', 'tap-sim-principal'], '\n', /invalid secret: empty/],
       [
+        [
+          'add',
+          '--org',
+          'acme',
+          '--name',
+          'x',
+          '--principal',
+          'tap-sim-principal',
+          '--tap-url',
+          'http://u:hunter22@127.0.0.1:1',
+        ],
+        's',
+        /invalid tap-url: it contains a user name or password/,
+      ],
+      [
+        [
+          'add',
+          '--org',
+          'acme',
+          '--name',
+          'x',
+          '--principal',
+          'tap-sim-principal',
+          '--tap-url',
+          'http://127.0.0.1:1/?x=1',
+        ],
+        's',
+        /invalid tap-url: .* has a query or fragment/,
+      ],
+      [
         ['add', '--org', 'acme', '--name', 'x', '--principal', 'tap-sim-principal', '--secret', 'hunter22'],
         '',
         /Unknown option '--secret'/,
@@ -100,6 +130,7 @@ describe('tap-mdr device', () => {
       assert.equal(result.status, 2, `exit code for ${args.join(' ')}: ${result.stderr}`);
       assert.match(result.stderr, expected);
       assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+      assert.doesNotMatch(result.stderr, /hunter22/, 'a password in the URL is not echoed');
     }
   });
 

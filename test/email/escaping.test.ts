@@ -7,6 +7,7 @@ import {
   normalizeMessageId,
 } from '../../activities/email/message-id.ts';
 import { parseRetryAfter } from '../../activities/email/retry-after.ts';
+import { redactSecret } from '../../activities/email/graph-token.ts';
 
 describe('graphMessageIdFilter', () => {
   it('doubles quotes and encodes reserved characters', () => {
@@ -53,5 +54,14 @@ describe('parseRetryAfter', () => {
     assert.equal(parseRetryAfter(null), null);
     assert.equal(parseRetryAfter(''), null);
     assert.equal(parseRetryAfter('soon'), null);
+  });
+});
+
+describe('redactSecret', () => {
+  it('removes plain and form-encoded secrets', () => {
+    const secret = 'a+b/c=d&e f~';
+    const echoed = `client_secret=${new URLSearchParams({ s: secret }).toString().slice(2)} raw=${secret} uri=${encodeURIComponent(secret)}`;
+    const redacted = redactSecret(echoed, secret);
+    assert.equal(redacted, 'client_secret=[secret] raw=[secret] uri=[secret]');
   });
 });

@@ -109,7 +109,7 @@ describe('remediation workflow (dev server)', () => {
     return results.map((result) => [result.recipient, result.outcome, result.copies]);
   }
 
-  async function startDevice(orgId: string, events: ReturnType<typeof phishEvents>) {
+  async function startDevice(orgId: string, events: ReturnType<typeof phishEvents>, pollIntervalMs = 1000) {
     const tap = await startTapSimulator({ host: '127.0.0.1', port: 0, events });
     taps.push(tap);
     return addTestDevice(env, stack, {
@@ -118,7 +118,7 @@ describe('remediation workflow (dev server)', () => {
       principal: tap.principal,
       secret: tap.secret,
       tapBaseUrl: tap.url,
-      settings: { pollIntervalMs: 1000 },
+      settings: { pollIntervalMs },
     });
   }
 
@@ -134,7 +134,8 @@ describe('remediation workflow (dev server)', () => {
     await stack.store.setOrgPreference(orgId, AUTO_REMEDIATE_DELIVERED, 'true', { name: 'test' });
     await graph.configure(stack, orgId);
 
-    const { workflowId } = await startDevice(orgId, events);
+    // A 1-hour poll interval: deletion must start right after the poll, not an interval later.
+    const { workflowId } = await startDevice(orgId, events, 60 * 60_000);
     const alert = await eventually(
       'the alert remediated',
       async () => {

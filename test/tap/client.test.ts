@@ -3,6 +3,8 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { TapClient } from '../../activities/tap/client.ts';
 import { TapCallBudget } from '../../activities/tap/budget.ts';
@@ -331,6 +333,37 @@ describe('TapClient threatStatus', () => {
       }
     } finally {
       await simulator.close();
+    }
+  });
+});
+
+describe('TapClient redaction', () => {
+  test('removes an echoed credential from errors', async () => {
+    // A server that echoes the request headers in its error body.
+    const server = createServer((request, response) => {
+      response.writeHead(400, { 'content-type': 'text/plain' });
+      response.end(`bad request; authorization=${request.headers.authorization}`);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const client = new TapClient({
+        baseUrl: `http://127.0.0.1:${port}`,
+        principal: 'echo-principal',
+        secret: 'echo-secret-42',
+      });
+      const error = await client
+        .fetchAll({ start: new Date(Date.now() - 10 * MINUTE), end: new Date(Date.now() - 5 * MINUTE) })
+        .then(
+          () => assert.fail('expected an error'),
+          (err: unknown) => err as Error,
+        );
+      const basic = Buffer.from('echo-principal:echo-secret-42').toString('base64');
+      assert.match(error.message, /\[credentials\]/);
+      assert.ok(!error.message.includes(basic), 'no Basic credential');
+      assert.ok(!error.message.includes('echo-secret-42'), 'no secret');
+    } finally {
+      server.close();
     }
   });
 });
