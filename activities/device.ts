@@ -180,7 +180,7 @@ export function createDeviceActivities(deps: DeviceActivityDependencies) {
       }
       heartbeat({ window, events: batch.events.length });
 
-      // TAP always answers a JSON request with its structure, even for a quiet window. A 204 or
+      // TAP returns the JSON structure for every JSON request, even for a quiet window. A 204 or
       // an empty body proves nothing about the window, so fetch it again rather than advance.
       if (batch.queryEndTime === null && batch.events.length === 0 && batch.invalid.length === 0) {
         throw ApplicationFailure.retryable(
@@ -268,7 +268,7 @@ function emptySummary(cursor: string | null, cursorFetchedAt: string | null, gap
 
 /**
  * Converts a TAP client error into an ApplicationFailure whose type is the error class name,
- * so that the workflow's retry policy can match it; other errors pass through.
+ * so that the workflow's retry policy can match it. Other errors pass through.
  */
 function toFailure(err: unknown): unknown {
   if (!(err instanceof TapError)) return err;

@@ -2,7 +2,7 @@
  * The `tap-mdr` command: operator entry point for devices, alerts, simulators and the stack.
  * Each module under client/commands exports `commands`, a record of subcommands by name.
  * A command is looked up first in the module of the same name (`device` in device.ts), so a
- * command loads only its own dependencies; `--help` and unknown names load every module.
+ * command loads only its own dependencies. `--help` and unknown names load every module.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { CliError, type Command } from './command.ts';

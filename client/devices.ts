@@ -1,6 +1,6 @@
 /**
  * Device registration and control, shared by `tap-mdr device …` and `tap-mdr start`.
- * The secret is sealed into the store here; Temporal only ever sees its reference.
+ * The secret is sealed into the store here, so Temporal receives only its reference.
  */
 import { randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
@@ -49,7 +49,7 @@ export interface RegistrationContext {
   actor: Actor;
 }
 
-/** What {@link registerDevice} did. */
+/** Outcome of {@link registerDevice}. */
 export interface RegistrationResult {
   workflowId: string;
   /** False when the device was already in the store. */

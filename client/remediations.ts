@@ -75,7 +75,7 @@ export async function setAutoRemediateDelivered(
         .signal(setPreferencesSignal, { autoRemediateDelivered: enabled });
       signalled.push(execution.workflowId);
     } catch (err) {
-      // Decommissioned between the listing and the signal: it polls no more, so nothing is lost.
+      // The device was decommissioned between the listing and the signal, so it ingests nothing more.
       if (!(err instanceof WorkflowNotFoundError)) throw err;
     }
   }

@@ -4,7 +4,7 @@ import type { RuntimeConfig } from '../workers/config.ts';
 import { CliError } from './command.ts';
 
 /**
- * Connects to the stack's Temporal server, failing with one line that says how to start it.
+ * Connects to the stack's Temporal server, failing with one line that explains how to start it.
  * The caller closes `client.connection` when done.
  */
 export async function connectTemporal(config: RuntimeConfig): Promise<Client> {

@@ -1,6 +1,6 @@
 /**
  * Runs every test file under test/ with node's test runner, after checking that the Temporal
- * binaries can be had. A missing binary stops the run here with one message that says how to
+ * binaries are available. A missing binary stops the run here with one message that explains how to
  * install it, instead of one stack trace per test file.
  *
  * Usage: node --import tsx scripts/run-tests.ts [test files or globs...]

@@ -1,5 +1,5 @@
 /**
- * Where a tap-mdr process finds its Temporal server, data directory and task queue. The same
+ * Lookup of a tap-mdr process's Temporal server, data directory and task queue. The same
  * rules serve the worker, `npm start` and every CLI command, so they all find one stack.
  */
 import { readFileSync } from 'node:fs';

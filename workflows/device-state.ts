@@ -172,7 +172,7 @@ export function deviceStatus(input: DeviceWorkflowInput, state: DeviceState): De
     orgId: input.orgId,
     deviceId: input.deviceId,
     name: input.name,
-    phase: state.decommissioned ? 'decommissioned' : state.paused ? 'paused' : state.phase,
+    phase: statusPhase(state),
     health: deviceHealth(state),
     conditions: {
       credentialsRejected: state.credentialsError !== null,
@@ -189,6 +189,12 @@ export function deviceStatus(input: DeviceWorkflowInput, state: DeviceState): De
     preferences: state.preferences,
     tapCalls24h: new TapCallBudget(state.tapBudget).used('siem', Date.now()),
   };
+}
+
+function statusPhase(state: DeviceState): DeviceStatus['phase'] {
+  if (state.decommissioned) return 'decommissioned';
+  if (state.paused) return 'paused';
+  return state.phase;
 }
 
 /** Markdown for the Web UI's current details. */

@@ -46,7 +46,7 @@ export interface DevicePreferences {
   autoRemediateDelivered: boolean;
 }
 
-/** Where the device is in its life. */
+/** Lifecycle phase of a device. */
 export type DevicePhase = 'onboarding' | 'credentials_rejected' | 'polling' | 'paused' | 'decommissioned';
 
 /** The search-attribute value of a device's health; the worst condition wins. */
@@ -119,7 +119,7 @@ export interface DeviceWorkflowInput {
   state?: DeviceState;
 }
 
-/** What the status query returns. */
+/** Device status, as the status query returns it. */
 export interface DeviceStatus {
   orgId: string;
   deviceId: string;

@@ -99,7 +99,7 @@ function registerHandlers(run: Remediation): void {
   setHandler(remediationStatusQuery, () => view(run));
 }
 
-/** Result of {@link removeAll} that asks for continue-as-new. */
+/** Result of {@link removeAll} that requests continue-as-new. */
 const CONTINUE_AS_NEW = Symbol('continue-as-new');
 
 /**
@@ -197,8 +197,8 @@ function ref(run: Remediation): { orgId: string; alertId: string } {
 }
 
 /**
- * The plain reason of a failed activity: its last error, marked when the retry time limit
- * (`retryTimeoutMs`) ran out. Other errors fail the workflow task, which retries.
+ * Returns the plain reason of a failed activity: its last error, marked when the retry time
+ * limit (`retryTimeoutMs`) ran out. Other errors fail the workflow task, which retries.
  */
 function failureMessage(err: unknown): string {
   if (!(err instanceof ActivityFailure)) throw err;

@@ -60,7 +60,7 @@ export class KeyedSemaphore {
 
   /**
    * Takes `count` permits (at most the limit) of each key and returns the function that gives
-   * them all back. Keys are taken in sorted order, so two callers never wait on each other.
+   * them all back. Keys are taken in sorted order, so two callers cannot deadlock.
    */
   async acquire(counts: ReadonlyMap<string, number>): Promise<() => void> {
     const releases: (() => void)[] = [];

@@ -20,7 +20,7 @@ export type RecipientOutcome = 'deleted' | 'not_found' | 'skipped' | 'failed';
 /** The organization preference that turns on auto deletion of delivered messages. */
 export const AUTO_REMEDIATE_DELIVERED = 'org.preference.email.auto_remediate_delivered';
 
-/** Who did what and where it came from, for the audit log. */
+/** The operator or component recorded in the audit log. */
 export interface Actor {
   /** Operator name, `system` or `workflow:<id>`. */
   name: string;
@@ -45,7 +45,7 @@ export interface DeviceRecord {
   removedAt: string | null;
 }
 
-/** Where and for whom events are ingested, and the preferences in force at ingest time. */
+/** Organization and device of an ingest, with the preferences in force at ingest time. */
 export interface IngestContext {
   orgId: string;
   deviceId: string;
@@ -53,7 +53,7 @@ export interface IngestContext {
   autoRemediateDelivered: boolean;
 }
 
-/** What one ingest did; small enough to return through workflow history. */
+/** Counts and alert ids of one ingest, small enough to return through workflow history. */
 export interface IngestResult {
   /** Events stored for the first time. */
   stored: number;
@@ -75,13 +75,13 @@ export interface RecipientResult {
   outcome: RecipientOutcome;
   /** Copies removed (for `deleted`), 0 otherwise. */
   copies: number;
-  /** Why it was skipped or failed; never contains a secret. */
+  /** Reason for `skipped` or `failed`, without secrets. */
   reason: string | null;
   /** ISO-8601 UTC. */
   at: string;
 }
 
-/** What a remediation workflow needs to delete one alert's message. */
+/** Message and recipients of one alert, as a remediation workflow needs them. */
 export interface RemediationTarget {
   alertId: string;
   orgId: string;

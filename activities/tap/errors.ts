@@ -209,7 +209,7 @@ export const REPLAN_TAP_ERROR_TYPES: readonly string[] = [
   TapStartTooOldError.name,
 ];
 
-/** What the client knows about a failed request when it classifies the response. */
+/** Facts about a failed request that the client uses to classify the response. */
 export interface FailedRequest {
   /** The request URL without credentials. */
   url: string;

@@ -237,7 +237,7 @@ export async function queryStatus(client: Client, orgId: string, deviceId: strin
     return await client.workflow.getHandle(deviceWorkflowId(orgId, deviceId)).query(getStatusQuery);
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw deviceNotRunning(orgId, deviceId);
-    // A query needs a running worker; the server answers FAILED_PRECONDITION without one.
+    // A query needs a running worker, so without one the server returns FAILED_PRECONDITION.
     if (err instanceof ServiceError) {
       throw new CliError(
         'TAP_MDR_STATUS_UNAVAILABLE',

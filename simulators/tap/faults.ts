@@ -5,17 +5,17 @@
  * `status,code=503,times=2`, `latency,ms=3000`, `reset`, `revoke,after=10`.
  */
 
-/** What a fault does to the request it applies to. */
+/** Effect of a fault on the request it applies to. */
 export type FaultKind =
-  /** Wait `ms` before answering normally. */
+  /** Wait `ms`, then respond normally. */
   | 'latency'
-  /** Answer HTTP `code` (default 500) with an empty body. */
+  /** Respond with HTTP `code` (default 500) and an empty body. */
   | 'status'
   /** Destroy the connection without a response. */
   | 'reset'
   /** Send only the first half of a normal JSON body, framed as complete. */
   | 'truncate'
-  /** Answer 200 with an HTML page instead of JSON. */
+  /** Respond 200 with an HTML page instead of JSON. */
   | 'non-json'
   /** Answer 200 with an empty body. */
   | 'empty'
