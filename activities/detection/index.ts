@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { TuningRuleRecord } from '../store/types.ts';
 import type { TapEvent } from '../tap/types.ts';
-import { evaluateEvent } from './evaluate.ts';
+import { evaluateEvent, type EventDecision } from './evaluate.ts';
 import { planAlerts, type AlertState, type DetectionPlan } from './plan.ts';
 
 export * from './rules.ts';
@@ -24,7 +24,10 @@ export function alertIdFor(orgId: string, deviceId: string, alertKey: string): s
   return `alert_${digest.slice(0, 24)}`;
 }
 
-/** Runs detection on a batch of events, against existing alerts of one device (none by default). */
+/**
+ * Runs detection on a batch of events, against existing alerts of one device (none by default)
+ * and the falsePositive decisions of earlier batches that closed nothing (see {@link planAlerts}).
+ */
 export function detectEvents(
   events: readonly TapEvent[],
   options: {
@@ -32,10 +35,12 @@ export function detectEvents(
     deviceId?: string;
     tuning?: readonly TuningRuleRecord[];
     existing?: readonly AlertState[];
+    earlierCloses?: readonly EventDecision[];
   } = {},
 ): DetectionPlan {
   const orgId = options.orgId ?? 'local';
   const deviceId = options.deviceId ?? 'local';
   const decisions = events.map((event) => evaluateEvent(event, options.tuning ?? []));
-  return planAlerts(options.existing ?? [], decisions, (key) => alertIdFor(orgId, deviceId, key));
+  const newAlertId = (key: string) => alertIdFor(orgId, deviceId, key);
+  return planAlerts(options.existing ?? [], decisions, newAlertId, options.earlierCloses ?? []);
 }

@@ -100,19 +100,38 @@ export function alertKeysFor(decisions: readonly EventDecision[]): string[] {
  * Applies decisions to existing alerts. Message events go first, so that a click in the same
  * batch finds its message alert; within each group events go in status-time order.
  *
+ * A `close` decision (a falsePositive) that finds no alert is remembered for its alert key. An
+ * `alert` or `lower` decision that would then create the alert, with a status no newer than that
+ * falsePositive, creates it already closed, as if the events had come in status order. A closed
+ * alert reopens only for a status strictly newer than the one that closed it, so at equal
+ * `threatTime` the falsePositive wins.
+ *
  * @param existing every alert whose key is in {@link alertKeysFor}, plus click alerts that share
  *   a GUID with a message in the batch (so a late message alert can adopt them)
  * @param newAlertId returns the id for a new alert key. The store derives it from the key, so two
  *   writers that create the same alert pick the same id.
+ * @param earlierCloses `close` decisions of earlier batches that found no alert to close (see
+ *   {@link unmatchedCloses}), for the keys in {@link alertKeysFor}
  */
 export function planAlerts(
   existing: readonly AlertState[],
   decisions: readonly EventDecision[],
   newAlertId: (alertKey: string) => string,
+  earlierCloses: readonly EventDecision[] = [],
 ): DetectionPlan {
-  const planner = new Planner(existing, newAlertId);
+  const planner = new Planner(existing, newAlertId, earlierCloses);
   for (const decision of orderForPlanning(decisions)) planner.apply(decision);
   return planner.result();
+}
+
+/**
+ * Returns the `close` decisions of a plan that found no alert to close. A store keeps these
+ * events and passes them to later {@link planAlerts} calls as `earlierCloses`.
+ */
+export function unmatchedCloses(plan: DetectionPlan): EventDecision[] {
+  return plan.events
+    .filter((entry) => entry.decision.outcome === 'close' && entry.alertId === null)
+    .map((entry) => entry.decision);
 }
 
 function orderForPlanning(decisions: readonly EventDecision[]): EventDecision[] {
@@ -128,14 +147,26 @@ function orderForPlanning(decisions: readonly EventDecision[]): EventDecision[] 
 
 class Planner {
   private readonly alerts = new Map<string, AlertState>();
+  /** Keys of the click alerts per GUID, so a new message alert finds its clicks without a scan. */
+  private readonly clickKeysByGuid = new Map<string, string[]>();
   private readonly before = new Map<string, AlertState | null>();
   private readonly added = new Map<string, string[]>();
   private readonly events: EventResult[] = [];
   private readonly newAlertId: (alertKey: string) => string;
+  /** The newest `close` decision per alert key that found no alert to close. */
+  private readonly unmatched = new Map<string, EventDecision>();
 
-  constructor(existing: readonly AlertState[], newAlertId: (alertKey: string) => string) {
-    for (const alert of existing) this.alerts.set(alert.alertKey, alert);
+  constructor(
+    existing: readonly AlertState[],
+    newAlertId: (alertKey: string) => string,
+    earlierCloses: readonly EventDecision[],
+  ) {
+    for (const alert of existing) {
+      this.alerts.set(alert.alertKey, alert);
+      this.indexClick(alert);
+    }
     this.newAlertId = newAlertId;
+    for (const decision of earlierCloses) this.rememberUnmatched(decision);
   }
 
   apply(decision: EventDecision): void {
@@ -196,13 +227,29 @@ class Planner {
     this.addRecipients(alert, decision.recipients);
     const links: EventResult['links'] = [{ alertId: alert.alertId, effect: 'created' }];
 
+    // A falsePositive applied before this older (or equally old) status closes the new alert.
+    const earlier = this.unmatched.get(key);
+    const closedEarlier = earlier !== undefined && decision.statusTime <= earlier.statusTime;
+    if (closedEarlier) {
+      this.addRecipients(alert, earlier.recipients);
+      applyClose(alert, earlier);
+    }
+
     if (isClick) {
       const parent = event.guid === '' ? undefined : this.alerts.get(messageAlertKey(event.guid));
       if (parent) links.push(...this.linkClick(alert, parent));
     } else {
       this.adoptClicks(alert);
     }
-    this.record(decision, 'alert', rule.reason, alert.alertId, links);
+
+    if (!closedEarlier) {
+      this.record(decision, 'alert', rule.reason, alert.alertId, links);
+      return;
+    }
+    const reason =
+      `${rule.reason} Closed by an earlier falsePositive event ${earlier.event.key} (threatTime ` +
+      `${earlier.statusTime}), which is not older than this event's status (${decision.statusTime}).`;
+    this.record(decision, 'closed', reason, alert.alertId, links);
   }
 
   private update(decision: EventDecision, current: AlertState): void {
@@ -211,14 +258,26 @@ class Planner {
     const addedCount = this.addRecipients(alert, decision.recipients);
     if (decision.event.eventTime < alert.occurredAt) alert.occurredAt = decision.event.eventTime;
 
+    // A closed alert reopens only for a strictly newer status, so a tie goes to the falsePositive.
+    const stale =
+      decision.statusTime < alert.statusTime || (alert.state === 'closed' && decision.statusTime === alert.statusTime);
     let effect: LinkEffect = addedCount > 0 ? 'recipients' : 'linked';
-    if (decision.statusTime < alert.statusTime) {
+    if (stale) {
       effect = 'stale';
     } else {
       alert.statusTime = decision.statusTime;
       if (this.applyStatus(decision, alert)) effect = 'status';
     }
-    this.record(decision, 'alert', rule.reason, alert.alertId, [{ alertId: alert.alertId, effect }]);
+
+    const links: EventResult['links'] = [{ alertId: alert.alertId, effect }];
+    if (alert.state === 'closed') {
+      const reason =
+        `${rule.reason} The alert stays closed, because the status that closed it (${alert.statusTime}) ` +
+        `is not older than this event's (${decision.statusTime}).`;
+      this.record(decision, 'closed', reason, alert.alertId, links);
+      return;
+    }
+    this.record(decision, 'alert', rule.reason, alert.alertId, links);
   }
 
   /** Applies an `alert` or `lower` rule to an existing alert; returns whether anything changed. */
@@ -243,6 +302,7 @@ class Planner {
   private close(decision: EventDecision, current: AlertState | undefined): void {
     const rule = decision.rule!;
     if (!current) {
+      this.rememberUnmatched(decision);
       this.record(decision, 'ignored', `${rule.reason} No alert exists for it, so nothing was closed.`, null, []);
       return;
     }
@@ -254,14 +314,15 @@ class Planner {
       return;
     }
 
-    alert.statusTime = decision.statusTime;
-    alert.state = 'closed';
-    alert.severity = rule.severity;
-    alert.autoDeleteEligible = false;
-    alert.ruleId = rule.id;
-    alert.reason = rule.reason;
-    alert.matched = decision.matched;
+    applyClose(alert, decision);
     this.record(decision, 'closed', rule.reason, alert.alertId, [{ alertId: alert.alertId, effect: 'closed' }]);
+  }
+
+  /** Keeps the newest unmatched `close` decision of each alert key. */
+  private rememberUnmatched(decision: EventDecision): void {
+    const key = alertKeyOf(decision.event);
+    const known = this.unmatched.get(key);
+    if (known === undefined || known.statusTime <= decision.statusTime) this.unmatched.set(key, decision);
   }
 
   /** Links a click alert to its message alert and raises the message alert to the click's severity. */
@@ -276,12 +337,20 @@ class Planner {
 
   /** Gives a new message alert the click alerts that arrived before it (clicks in earlier polls). */
   private adoptClicks(message: AlertState): void {
-    for (const alert of [...this.alerts.values()]) {
-      if (alert.type !== 'permitted_click' || message.guid === null || alert.guid !== message.guid) continue;
+    if (message.guid === null) return;
+    for (const key of this.clickKeysByGuid.get(message.guid) ?? []) {
+      const alert = this.alerts.get(key)!;
       if (alert.parentAlertId) continue;
       const click = this.touch(alert.alertKey, alert, { ...alert, recipients: [...alert.recipients] });
       this.linkClick(click, this.alerts.get(message.alertKey)!);
     }
+  }
+
+  private indexClick(alert: AlertState): void {
+    if (alert.type !== 'permitted_click' || alert.guid === null) return;
+    const keys = this.clickKeysByGuid.get(alert.guid) ?? [];
+    keys.push(alert.alertKey);
+    this.clickKeysByGuid.set(alert.guid, keys);
   }
 
   /** Registers an alert as touched by the batch, keeping its state before the batch; returns the live copy. */
@@ -289,6 +358,7 @@ class Planner {
     if (!this.before.has(key)) {
       this.before.set(key, before);
       this.alerts.set(key, copy);
+      if (before === null) this.indexClick(copy);
       return copy;
     }
     return this.alerts.get(key)!;
@@ -316,4 +386,16 @@ class Planner {
   ): void {
     this.events.push({ decision, disposition, reason, alertId, links });
   }
+}
+
+/** Closes `alert` with the status of a `close` decision (a falsePositive), in place. */
+function applyClose(alert: AlertState, decision: EventDecision): void {
+  const rule = decision.rule!;
+  alert.statusTime = decision.statusTime;
+  alert.state = 'closed';
+  alert.severity = rule.severity;
+  alert.autoDeleteEligible = false;
+  alert.ruleId = rule.id;
+  alert.reason = rule.reason;
+  alert.matched = decision.matched;
 }

@@ -26,7 +26,8 @@ export function isSeverity(value: string): value is Severity {
  * - `alert`: create the alert, or add recipients to an existing one and raise its severity.
  * - `lower`: create the alert, or lower an existing one to the rule's severity (TAP cleared the threat).
  * - `informational`: store the event and count it, but queue no alert.
- * - `close`: close the existing alert; with none to close the event is only stored.
+ * - `close`: close the existing alert. With none to close, the event is only stored, and an alert
+ *   that an older (or equally old) status creates later starts closed.
  */
 export type RuleEffect = 'alert' | 'lower' | 'informational' | 'close';
 

@@ -10,6 +10,7 @@ import type { InvalidTapEvent, TapEvent } from '../tap/types.ts';
 import { toAlertState, toTuningRule, type AlertRow } from './rows.ts';
 import { placeholders, type SqlRow, type SqlRunner, type SqlValue } from './sql.ts';
 import type { IngestContext, IngestResult } from './types.ts';
+import { loadUnmatchedCloses } from './unmatched-closes.ts';
 
 /** Values per `IN (…)` list of the alert and recipient lookups. */
 const CHUNK = 400;
@@ -51,7 +52,9 @@ export async function ingestBatch(
   const tuning = tuningRows.map(toTuningRule);
   const decisions = fresh.map((event) => evaluateEvent(event, tuning));
   const existing = await loadAlerts(tx, context, alertKeysFor(decisions), guidsOf(fresh));
-  const plan = planAlerts(existing, decisions, (key) => alertIdFor(context.orgId, context.deviceId, key));
+  const earlierCloses = await loadUnmatchedCloses(tx, context, decisions);
+  const newAlertId = (key: string) => alertIdFor(context.orgId, context.deviceId, key);
+  const plan = planAlerts(existing, decisions, newAlertId, earlierCloses);
 
   // Alerts first: alert_events rows reference them.
   await writeAlerts(tx, context, plan.alerts, now);
@@ -128,7 +131,8 @@ export function tapEventRow(
     result.reason,
     result.suppressedBy,
     result.alertId,
-    JSON.stringify(event),
+    // TAP's event as received: every normalised field above can be derived from it again.
+    JSON.stringify(event.raw),
   ];
 }
 
@@ -162,17 +166,23 @@ async function insertEvents(
   now: string,
 ): Promise<void> {
   const results = new Map(plan.events.map((entry) => [entry.decision.event, entry]));
-  const rows = fresh.map((event) => {
-    const entry = results.get(event);
-    // Every evaluated event has a result; the fallback keeps an unplanned one visible as such.
-    if (!entry) {
-      const unplanned = { disposition: 'ignored', reason: 'not evaluated', alertId: null } as const;
-      return tapEventRow(context, event, { ...unplanned, ruleId: null, suppressedBy: null }, now);
+
+  // Rows are built as the database takes them, so a large window never holds every row's
+  // serialised event at once.
+  function* rows(): Generator<SqlValue[]> {
+    for (const event of fresh) {
+      const entry = results.get(event);
+      // Every evaluated event has a result; the fallback keeps an unplanned one visible as such.
+      if (!entry) {
+        const unplanned = { disposition: 'ignored', reason: 'not evaluated', alertId: null } as const;
+        yield tapEventRow(context, event, { ...unplanned, ruleId: null, suppressedBy: null }, now);
+        continue;
+      }
+      const { rule, suppressedBy } = entry.decision;
+      yield tapEventRow(context, event, { ...entry, ruleId: rule?.id ?? null, suppressedBy }, now);
     }
-    const { rule, suppressedBy } = entry.decision;
-    return tapEventRow(context, event, { ...entry, ruleId: rule?.id ?? null, suppressedBy }, now);
-  });
-  await insertRows(tx, `INSERT INTO tap_events (${TAP_EVENT_COLUMNS.join(', ')})`, rows);
+  }
+  await tx.insertMany('tap_events', TAP_EVENT_COLUMNS, rows());
 }
 
 /** Inserts invalid events under a hash of their type and raw text; returns how many were new. */
@@ -266,6 +276,33 @@ export async function loadRecipients(tx: SqlRunner, alertIds: readonly string[])
   return byAlert;
 }
 
+/** Columns of a new `alerts` row, in the order {@link writeAlerts} builds it. */
+const ALERT_COLUMNS = [
+  'alert_id',
+  'org_id',
+  'device_id',
+  'alert_key',
+  'alert_type',
+  'severity',
+  'severity_rank',
+  'rule_id',
+  'reason',
+  'matched',
+  'guid',
+  'message_id',
+  'subject',
+  'threat_url',
+  'occurred_at',
+  'status_time',
+  'created_at',
+  'updated_at',
+  'state',
+  'auto_delete_eligible',
+  'remediation_status',
+  'remediation_reason',
+  'parent_alert_id',
+] as const;
+
 /**
  * Inserts new alerts, updates changed ones, and adds new recipients. New alerts go in first,
  * parents before children, because `parent_alert_id` must name an existing alert.
@@ -280,11 +317,9 @@ async function writeAlerts(
     .filter((change) => change.before === null)
     .map((change) => change.after)
     .sort((a, b) => Number(a.parentAlertId !== null) - Number(b.parentAlertId !== null));
-  await insertRows(
-    tx,
-    `INSERT INTO alerts (alert_id, org_id, device_id, alert_key, alert_type, severity, severity_rank, rule_id,
-       reason, matched, guid, message_id, subject, threat_url, occurred_at, status_time, created_at, updated_at,
-       state, auto_delete_eligible, remediation_status, remediation_reason, parent_alert_id)`,
+  await tx.insertMany(
+    'alerts',
+    ALERT_COLUMNS,
     created.map((alert) => [
       alert.alertId,
       context.orgId,
@@ -318,15 +353,13 @@ async function writeAlerts(
     if (change.before !== null && hasChanged(change)) await updateAlert(tx, change.after, now);
   }
 
+  // addedRecipients holds only recipients missing from the alert as read in this transaction,
+  // so a conflict can come only from a concurrent writer, and that fails the transaction, which
+  // runs again (see SqlDatabase.transaction). uniqueRows keeps the batch itself from conflicting.
   const recipients = changes.flatMap((change) =>
     change.addedRecipients.map((recipient) => [change.after.alertId, recipient, now]),
   );
-  await insertRows(
-    tx,
-    'INSERT INTO alert_recipients (alert_id, recipient, added_at)',
-    recipients,
-    'ON CONFLICT (alert_id, recipient) DO NOTHING',
-  );
+  await tx.insertMany('alert_recipients', ['alert_id', 'recipient', 'added_at'], uniqueRows(recipients, 2));
 }
 
 async function updateAlert(tx: SqlRunner, alert: AlertState, now: string): Promise<void> {
@@ -360,21 +393,34 @@ async function insertEventLinks(tx: SqlRunner, context: IngestContext, plan: Det
     const statusKey = statusKeyOf(event);
     return entry.links.map((link) => [
       link.alertId,
-      context.orgId,
-      context.deviceId,
       event.key,
       statusKey,
+      context.orgId,
+      context.deviceId,
       rule?.id ?? '',
       link.effect,
       now,
     ]);
   });
-  await insertRows(
-    tx,
-    'INSERT INTO alert_events (alert_id, org_id, device_id, event_key, status_key, rule_id, effect, linked_at)',
-    rows,
-    'ON CONFLICT (alert_id, event_key, status_key) DO NOTHING',
+
+  // Links name only events new in this batch, and an event's links are written in the same
+  // transaction as the event, so no stored link can conflict with these.
+  await tx.insertMany(
+    'alert_events',
+    ['alert_id', 'event_key', 'status_key', 'org_id', 'device_id', 'rule_id', 'effect', 'linked_at'],
+    uniqueRows(rows, 3),
   );
+}
+
+/** Returns `rows` without the later rows whose first `keyWidth` values repeat an earlier row's. */
+function uniqueRows(rows: readonly SqlValue[][], keyWidth: number): SqlValue[][] {
+  const seen = new Set<string>();
+  return rows.filter((row) => {
+    const key = row.slice(0, keyWidth).join('\u0000');
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** Returns whether the batch changed an existing alert (recipients included). */

@@ -10,7 +10,10 @@ import type { SqlDatabase } from './sql.ts';
 export interface Migration {
   version: number;
   name: string;
+  /** Statements for both databases. */
   sql: string;
+  /** Statements run after `sql` on PostgreSQL only, for storage settings SQLite lacks. */
+  postgresSql?: string;
 }
 
 /** Every migration, oldest first. */
@@ -188,6 +191,39 @@ CREATE TABLE email_providers (
 );
 `,
   },
+  {
+    version: 3,
+    name: 'tap_events_ingest',
+    // Most events are never suppressed, so the index keeps only the ones that are; the
+    // per-rule count (`suppressed_by = rule_id`) still uses it. From this version on,
+    // `tap_events.body` contains TAP's original event alone. Older rows also contain the
+    // normalised fields, which the other columns repeat.
+    sql: `
+DROP INDEX tap_events_suppressed_by;
+CREATE INDEX tap_events_suppressed_by ON tap_events (suppressed_by) WHERE suppressed_by IS NOT NULL;
+`,
+    // lz4 compresses event bodies faster than the default pglz. It needs PostgreSQL 14 or newer
+    // built with lz4; elsewhere the column keeps the server's default.
+    postgresSql: `
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
+    ALTER TABLE tap_events ALTER COLUMN body SET COMPRESSION lz4;
+  END IF;
+END
+$$;
+`,
+  },
+  {
+    version: 4,
+    name: 'devices_removed_at',
+    // `device remove` used to leave removed_at NULL while the workflow reported the device
+    // `decommissioned`, which only removal causes. Such devices get the time of that report.
+    sql: `
+UPDATE devices SET removed_at = COALESCE(status_updated_at, created_at)
+WHERE status = 'decommissioned' AND removed_at IS NULL;
+`,
+  },
 ];
 
 /** Applies every migration not yet recorded, each in its own transaction; returns the versions applied. */
@@ -204,6 +240,7 @@ export async function applyMigrations(db: SqlDatabase): Promise<number[]> {
       const done = await tx.query('SELECT version FROM schema_migrations WHERE version = $1', [migration.version]);
       if (done.length > 0) return false;
       await db.executeScript(tx, migration.sql);
+      if (migration.postgresSql && db.dialect === 'postgres') await db.executeScript(tx, migration.postgresSql);
       await tx.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
         migration.version,
         migration.name,

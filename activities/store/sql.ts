@@ -21,6 +21,14 @@ export interface SqlRunner {
    * so it takes a few rows.
    */
   readonly multiRowParameters: number;
+  /**
+   * Inserts `rows` into `table` by the fastest path the database offers: `COPY … FROM STDIN`
+   * on PostgreSQL, one prepared single-row INSERT per row on SQLite. Rows are read from the
+   * iterable as they are sent, so a caller can build them lazily. Any conflict fails the
+   * whole call, so callers pass only rows known to be new. `table` and `columns` are
+   * identifiers written in code, never taken from input.
+   */
+  insertMany(table: string, columns: readonly string[], rows: Iterable<readonly SqlValue[]>): Promise<void>;
 }
 
 /** A connection (pool) to one of the two databases. */

@@ -88,9 +88,19 @@ export async function openSqlite(file: string): Promise<SqlDatabase> {
     );
     return next;
   };
+  const insertMany = (table: string, columns: readonly string[], rows: Iterable<readonly SqlValue[]>): void => {
+    const statement = prepare(
+      `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((_, index) => `?${index + 1}`).join(', ')})`,
+    );
+    for (const row of rows) {
+      statement.run(...row.map((value): SQLInputValue => (typeof value === 'boolean' ? Number(value) : value)));
+    }
+  };
+
   const runner: SqlRunner = {
     query: async (sql, params) => run(sql, params),
     multiRowParameters: MULTI_ROW_PARAMETERS,
+    insertMany: async (table, columns, rows) => insertMany(table, columns, rows),
   };
 
   return {
@@ -98,6 +108,18 @@ export async function openSqlite(file: string): Promise<SqlDatabase> {
 
     query: (sql, params) => exclusive(() => run(sql, params)),
     multiRowParameters: MULTI_ROW_PARAMETERS,
+    // Outside a transaction the rows go in one, so a failure leaves none of them behind.
+    insertMany: (table, columns, rows) =>
+      exclusive(() => {
+        db.exec('BEGIN IMMEDIATE');
+        try {
+          insertMany(table, columns, rows);
+          db.exec('COMMIT');
+        } catch (err) {
+          db.exec('ROLLBACK');
+          throw err;
+        }
+      }),
 
     transaction: <T>(work: (tx: SqlRunner) => Promise<T>) =>
       exclusive(async () => {

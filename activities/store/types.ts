@@ -6,7 +6,7 @@
  * overlapping TAP window) leaves the store as the first call left it.
  */
 import type { EmailProviderConfig, RemovalAction } from '../email/types.ts';
-import type { TapEvent, InvalidTapEvent } from '../tap/types.ts';
+import type { Classification, TapEvent, InvalidTapEvent } from '../tap/types.ts';
 
 /** Alert severity, lowest first. */
 export type Severity = 'informational' | 'low' | 'medium' | 'high' | 'critical';
@@ -16,6 +16,15 @@ export type RemediationStatus = 'none' | 'pending' | 'running' | 'done' | 'parti
 
 /** Outcome of deleting one message from one recipient's mailbox. */
 export type RecipientOutcome = 'deleted' | 'not_found' | 'skipped' | 'failed';
+
+/**
+ * Prefix of the secret references of a device's TAP secrets: `tap:<org>:<device>:`, followed by
+ * a UUID per registration or credential replacement. Removing a device deletes every secret
+ * under it.
+ */
+export function tapSecretRefPrefix(orgId: string, deviceId: string): string {
+  return `tap:${orgId}:${deviceId}:`;
+}
 
 /** The organization preference that turns on auto deletion of delivered messages. */
 export const AUTO_REMEDIATE_DELIVERED = 'org.preference.email.auto_remediate_delivered';
@@ -42,6 +51,7 @@ export interface DeviceRecord {
   status: string;
   /** Health as the device workflow last reported it: `healthy`, `not_polling`, `no_data`, … */
   health: string;
+  /** When `tap-mdr device remove` removed the device (ISO-8601 UTC); null while it is registered. */
   removedAt: string | null;
 }
 
@@ -137,6 +147,15 @@ export const SUPPRESSION_FIELDS: readonly SuppressionField[] = [
 ];
 
 /**
+ * The values a tuning rule may match, for each field that has a closed set; the other fields
+ * take any non-empty value. `unknown` is the classification of a threat whose TAP
+ * classification this version does not know.
+ */
+export const SUPPRESSION_FIELD_VALUES: Readonly<Partial<Record<SuppressionField, readonly Classification[]>>> = {
+  classification: ['malware', 'phish', 'spam', 'impostor', 'unknown'],
+};
+
+/**
  * A per-device suppression rule. Events it matches are stored and counted but raise no alert.
  * `senderDomain` matches the envelope sender's domain and its subdomains, `classification` and
  * `threatId` the threat the detection rule matched, and `recipient` removes that recipient from
@@ -218,6 +237,8 @@ export interface WorkbenchStore {
 
   /** Creates the organization if it does not exist. */
   ensureOrganization(orgId: string, actor: Actor): Promise<void>;
+  /** Returns true when the organization exists (created by a device registration or an email provider). */
+  organizationExists(orgId: string): Promise<boolean>;
   getOrgPreference(orgId: string, key: string): Promise<string | null>;
   /** Sets a preference and writes an audit log entry. */
   setOrgPreference(orgId: string, key: string, value: string, actor: Actor): Promise<void>;
@@ -225,16 +246,43 @@ export interface WorkbenchStore {
   /** Stores an encrypted secret under `ref`; replaces an existing one. */
   putSecret(ref: string, ciphertext: string, actor: Actor): Promise<void>;
   getSecret(ref: string): Promise<string | null>;
+  /** Deletes a secret and writes an audit log entry; returns false when there was none. */
+  deleteSecret(ref: string, actor: Actor): Promise<boolean>;
 
-  /** Inserts a device; returns false when one with the same ids exists. */
+  /**
+   * Inserts a device, or replaces a removed device that has the same ids: every column takes
+   * the new value, `removedAt` becomes null, and the removed device's secret is deleted when it
+   * differs from the new one. Returns false, changing nothing, when a device with the same ids
+   * exists and is not removed.
+   */
   addDevice(device: DeviceRecord, actor: Actor): Promise<boolean>;
+  /**
+   * Marks a device removed (`removedAt`, status `decommissioned`), deletes its TAP secrets (its
+   * `secretRef` and every reference under {@link tapSecretRefPrefix}), closes its open
+   * device-health alerts, and writes an audit log entry. Removing a removed device again keeps
+   * the first `removedAt`. Returns false when the device is not in the store.
+   */
+  removeDevice(orgId: string, deviceId: string, actor: Actor): Promise<boolean>;
+  /**
+   * Records credentials that the device workflow has accepted: sets the device's principal and
+   * secret reference, deletes the secret of `previousSecretRef`, and writes an audit log entry.
+   * Returns false, changing nothing, when the device's secret reference is no longer
+   * `previousSecretRef` (another replacement was recorded first) or the device is not stored.
+   */
+  replaceDeviceCredentials(
+    orgId: string,
+    deviceId: string,
+    credentials: { principal: string; secretRef: string },
+    previousSecretRef: string,
+    actor: Actor,
+  ): Promise<boolean>;
   getDevice(orgId: string, deviceId: string): Promise<DeviceRecord | null>;
   listDevices(orgId?: string): Promise<DeviceRecord[]>;
   updateDeviceStatus(orgId: string, deviceId: string, status: { status?: string; health?: string }): Promise<void>;
   /**
    * Raises (`active`) or resolves the device-health alert for one condition (`not_polling`,
-   * `no_data`, `credentials_rejected`). Idempotent: raising an open condition or clearing a
-   * resolved one changes nothing.
+   * `no_data`, `credentials_rejected`, `polling_failed`). Idempotent: raising an open condition
+   * or clearing a resolved one changes nothing.
    */
   recordDeviceHealth(
     orgId: string,
@@ -280,6 +328,8 @@ export interface WorkbenchStore {
   /**
    * Adds a suppression rule and writes an audit log entry. Adding a rule that exists (same
    * device, field and value) returns the existing rule. Affects events ingested afterwards only.
+   * Throws `StoreInputError` for an unknown field, an empty value, or a value outside the
+   * field's {@link SUPPRESSION_FIELD_VALUES}.
    */
   addTuningRule(
     rule: Pick<TuningRuleRecord, 'orgId' | 'deviceId' | 'field' | 'value' | 'comment'>,

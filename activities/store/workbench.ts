@@ -18,7 +18,9 @@ import {
 } from './rows.ts';
 import { toCount, type SqlDatabase, type SqlRunner, type SqlValue } from './sql.ts';
 import {
+  SUPPRESSION_FIELD_VALUES,
   SUPPRESSION_FIELDS,
+  tapSecretRefPrefix,
   type Actor,
   type AlertCount,
   type AlertEventRecord,
@@ -51,11 +53,12 @@ export class StoreInputError extends Error {
 }
 
 /**
- * Severity of a device-health alert per condition: no polling or rejected credentials mean TAP
- * threats reach no analyst, so they rank high; others rank medium.
+ * Severity of a device-health alert per condition. No polling, failing polls or rejected
+ * credentials mean that TAP threats reach no analyst, so they rank high. Others rank medium.
  */
 const DEVICE_HEALTH_SEVERITY: Record<string, Severity> = {
   not_polling: 'high',
+  polling_failed: 'high',
   credentials_rejected: 'high',
   no_data: 'medium',
 };
@@ -104,6 +107,11 @@ export class SqlWorkbenchStore implements WorkbenchStore {
       );
       if (rows.length > 0) await insertAudit(tx, actor, 'organization.create', orgId, {});
     });
+  }
+
+  async organizationExists(orgId: string): Promise<boolean> {
+    const rows = await this.db.query('SELECT org_id FROM organizations WHERE org_id = $1', [orgId]);
+    return rows.length > 0;
   }
 
   async getOrgPreference(orgId: string, key: string): Promise<string | null> {
@@ -157,17 +165,38 @@ export class SqlWorkbenchStore implements WorkbenchStore {
     return rows[0]?.ciphertext ?? null;
   }
 
+  async deleteSecret(ref: string, actor: Actor): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const rows = await tx.query('DELETE FROM secrets WHERE secret_ref = $1 RETURNING secret_ref', [ref]);
+      if (rows.length === 0) return false;
+      await insertAudit(tx, actor, 'secret.delete', ref, {});
+      return true;
+    });
+  }
+
   async addDevice(device: DeviceRecord, actor: Actor): Promise<boolean> {
     return this.db.transaction(async (tx) => {
       await tx.query('INSERT INTO organizations (org_id, created_at) VALUES ($1, $2) ON CONFLICT (org_id) DO NOTHING', [
         device.orgId,
         device.createdAt,
       ]);
+      const existing = await tx.query<{ secret_ref: string; removed_at: string | null }>(
+        'SELECT secret_ref, removed_at FROM devices WHERE org_id = $1 AND device_id = $2',
+        [device.orgId, device.deviceId],
+      );
+      const removed = existing[0];
+      if (removed && removed.removed_at === null) return false;
+
+      // The WHERE clause keeps a registered device as it is, also against a concurrent re-add.
       const rows = await tx.query(
         `INSERT INTO devices (org_id, device_id, name, location, principal, secret_ref, tap_base_url, created_at,
            status, health, status_updated_at, removed_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $8, $11)
-         ON CONFLICT (org_id, device_id) DO NOTHING
+         ON CONFLICT (org_id, device_id) DO UPDATE SET name = excluded.name, location = excluded.location,
+           principal = excluded.principal, secret_ref = excluded.secret_ref, tap_base_url = excluded.tap_base_url,
+           created_at = excluded.created_at, status = excluded.status, health = excluded.health,
+           status_updated_at = excluded.status_updated_at, removed_at = excluded.removed_at
+         WHERE devices.removed_at IS NOT NULL
          RETURNING device_id`,
         [
           device.orgId,
@@ -184,11 +213,81 @@ export class SqlWorkbenchStore implements WorkbenchStore {
         ],
       );
       if (rows.length === 0) return false;
+
+      // A device removed by a version that kept secrets on removal may still have its secret.
+      if (removed && removed.secret_ref !== device.secretRef) {
+        await tx.query('DELETE FROM secrets WHERE secret_ref = $1', [removed.secret_ref]);
+      }
       await insertAudit(tx, actor, 'device.add', `${device.orgId}:${device.deviceId}`, {
         name: device.name,
         location: device.location,
         principal: device.principal,
         tapBaseUrl: device.tapBaseUrl,
+        ...(removed ? { replacesRemovedAt: removed.removed_at } : {}),
+      });
+      return true;
+    });
+  }
+
+  async removeDevice(orgId: string, deviceId: string, actor: Actor): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const now = new Date().toISOString();
+      const rows = await tx.query<{ secret_ref: string; removed_at: string }>(
+        `UPDATE devices SET removed_at = COALESCE(removed_at, $3), status = 'decommissioned', status_updated_at = $3
+         WHERE org_id = $1 AND device_id = $2
+         RETURNING secret_ref, removed_at`,
+        [orgId, deviceId, now],
+      );
+      const device = rows[0];
+      if (!device) return false;
+
+      // The prefix also covers secrets of replaced credentials that were never deleted.
+      const prefix = tapSecretRefPrefix(orgId, deviceId).replace(/[\\%_]/g, '\\$&');
+      const secrets = await tx.query<{ secret_ref: string }>(
+        `DELETE FROM secrets WHERE secret_ref = $1 OR secret_ref LIKE $2 ESCAPE '\\' RETURNING secret_ref`,
+        [device.secret_ref, `${prefix}%`],
+      );
+
+      // A removed device polls no more, so its health conditions no longer apply.
+      const alerts = await tx.query<{ alert_id: string }>(
+        `UPDATE alerts SET state = 'closed', status_time = $3, updated_at = $3
+         WHERE org_id = $1 AND device_id = $2 AND alert_type = 'device_health' AND state = 'open'
+         RETURNING alert_id`,
+        [orgId, deviceId, now],
+      );
+
+      await insertAudit(tx, actor, 'device.remove', `${orgId}:${deviceId}`, {
+        removedAt: device.removed_at,
+        secretsDeleted: secrets.map((row) => row.secret_ref).sort(),
+        healthAlertsClosed: alerts.map((row) => row.alert_id).sort(),
+      });
+      return true;
+    });
+  }
+
+  async replaceDeviceCredentials(
+    orgId: string,
+    deviceId: string,
+    credentials: { principal: string; secretRef: string },
+    previousSecretRef: string,
+    actor: Actor,
+  ): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const rows = await tx.query(
+        `UPDATE devices SET principal = $3, secret_ref = $4
+         WHERE org_id = $1 AND device_id = $2 AND secret_ref = $5 AND removed_at IS NULL
+         RETURNING device_id`,
+        [orgId, deviceId, credentials.principal, credentials.secretRef, previousSecretRef],
+      );
+      if (rows.length === 0) return false;
+
+      if (previousSecretRef !== credentials.secretRef) {
+        await tx.query('DELETE FROM secrets WHERE secret_ref = $1', [previousSecretRef]);
+      }
+      await insertAudit(tx, actor, 'device.set-credentials', `${orgId}:${deviceId}`, {
+        principal: credentials.principal,
+        secretRef: credentials.secretRef,
+        deletedSecretRef: previousSecretRef === credentials.secretRef ? null : previousSecretRef,
       });
       return true;
     });
@@ -457,6 +556,13 @@ export class SqlWorkbenchStore implements WorkbenchStore {
     const value = rule.value.trim().toLowerCase();
     if (value === '')
       throw new StoreInputError('INVALID_TUNING_VALUE', 'Tuning value is empty; give the value to match.');
+    const allowed: readonly string[] | undefined = SUPPRESSION_FIELD_VALUES[rule.field];
+    if (allowed && !allowed.includes(value)) {
+      throw new StoreInputError(
+        'INVALID_TUNING_VALUE',
+        `Tuning value '${rule.value}' is invalid for ${rule.field}; use one of ${allowed.join(', ')}.`,
+      );
+    }
 
     return this.db.transaction(async (tx) => {
       const inserted = await tx.query(

@@ -55,14 +55,34 @@ export class SiemStreamParser {
       return;
     }
 
+    // Position of the first backslash at or after the scan position, or chunk.length when there
+    // is none; found again only once the scan passes it, so each chunk is searched once.
+    let backslashAt = -1;
     for (let index = 0; index < chunk.length; index++) {
-      const byte = chunk[index]!;
       if (this.#inString) {
-        if (this.#escaped) this.#escaped = false;
-        else if (byte === BACKSLASH) this.#escaped = true;
-        else if (byte === QUOTE) this.#inString = false;
+        if (this.#escaped) {
+          this.#escaped = false;
+          continue;
+        }
+        // Most of a body's bytes are inside strings: jump to the next quote or backslash with
+        // Buffer.indexOf instead of looking at each byte.
+        if (backslashAt < index) {
+          backslashAt = chunk.indexOf(BACKSLASH, index);
+          if (backslashAt === -1) backslashAt = chunk.length;
+        }
+        const quoteAt = chunk.indexOf(QUOTE, index);
+        if (backslashAt < (quoteAt === -1 ? chunk.length : quoteAt)) {
+          this.#escaped = true;
+          index = backslashAt;
+          continue;
+        }
+        if (quoteAt === -1) break;
+        this.#inString = false;
+        index = quoteAt;
         continue;
       }
+
+      const byte = chunk[index]!;
       if (byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09) continue;
 
       if (!this.#started) {

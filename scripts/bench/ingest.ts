@@ -3,9 +3,8 @@
  * committed, in the embedded store or in PostgreSQL.
  *
  * The floor is the least work any ingest of the same window must do: read the body, parse it
- * with `JSON.parse`, and insert the same `tap_events` rows in one transaction. It uses
- * multi-row INSERT statements of as many rows as the store itself uses, and builds its rows
- * before the clock starts.
+ * with `JSON.parse`, and insert the same `tap_events` rows in one transaction, by the store's
+ * bulk path (COPY on PostgreSQL). It builds its rows before the clock starts.
  *
  * Each configuration runs in a child process of its own (see {@link runIngestInChild}), so the
  * peak RSS is that of the ingest alone. The TAP simulator runs in a further child.
@@ -175,17 +174,7 @@ const FLOOR_TABLE = `CREATE TABLE floor_events (
 )`;
 
 async function bulkInsert(database: SqlDatabase, rows: readonly SqlValue[][]): Promise<void> {
-  const width = TAP_EVENT_COLUMNS.length;
-  const perStatement = Math.max(1, Math.floor(database.multiRowParameters / width));
-  await database.transaction(async (tx) => {
-    for (let start = 0; start < rows.length; start += perStatement) {
-      const chunk = rows.slice(start, start + perStatement);
-      const tuples = chunk.map(
-        (_, row) => `(${TAP_EVENT_COLUMNS.map((_c, col) => `$${row * width + col + 1}`).join(', ')})`,
-      );
-      await tx.query(`INSERT INTO floor_events VALUES ${tuples.join(', ')}`, chunk.flat());
-    }
-  });
+  await database.transaction((tx) => tx.insertMany('floor_events', TAP_EVENT_COLUMNS, rows));
 }
 
 async function readBody(url: string, window: TapWindow): Promise<string> {

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { detectEvents, type AlertState, type DetectionPlan } from '../../activities/detection/index.ts';
+import {
+  detectEvents,
+  unmatchedCloses,
+  type AlertState,
+  type DetectionPlan,
+  type EventDecision,
+} from '../../activities/detection/index.ts';
+import type { TapEvent } from '../../activities/tap/types.ts';
 import { click, message, threat } from './builders.ts';
 
 function alertsOf(plan: DetectionPlan): AlertState[] {
@@ -11,6 +18,34 @@ function alertsOf(plan: DetectionPlan): AlertState[] {
 function twoPolls(first: Parameters<typeof detectEvents>[0], second: Parameters<typeof detectEvents>[0]) {
   const before = alertsOf(detectEvents(first));
   return { before, plan: detectEvents(second, { existing: before }) };
+}
+
+/**
+ * Runs batches in turn and carries forward what the store keeps between them: the latest state of
+ * each alert, and the falsePositive decisions that found no alert to close.
+ */
+function polls(...batches: TapEvent[][]): DetectionPlan[] {
+  const alerts = new Map<string, AlertState>();
+  const closes: EventDecision[] = [];
+  return batches.map((batch) => {
+    const plan = detectEvents(batch, { existing: [...alerts.values()], earlierCloses: closes });
+    for (const { after } of plan.alerts) alerts.set(after.alertKey, after);
+    closes.push(...unmatchedCloses(plan));
+    return plan;
+  });
+}
+
+const ACTIVE_TIME = '2025-06-04T08:30:00.000Z';
+const FALSE_POSITIVE_TIME = '2025-06-04T10:31:12.000Z';
+
+/** Builds the builder's message with its threat at `threatStatus`, reported at `threatTime`. */
+function messageWith(threatStatus: 'active' | 'falsePositive', threatTime: string, id = 'id-1'): TapEvent {
+  return message({ id, recipients: [`${id}@example.com`], threats: [threat({ threatStatus, threatTime })] });
+}
+
+/** Builds the builder's click with its threat at `threatStatus`, reported at `threatTime`. */
+function clickWith(threatStatus: 'active' | 'falsePositive', threatTime: string): TapEvent {
+  return click({ threat: threat({ threatType: '', threatStatus, threatTime }) });
 }
 
 describe('alert planning', () => {
@@ -160,5 +195,100 @@ describe('alert planning', () => {
     assert.match(first?.alertId ?? '', /^alert_[0-9a-f]{24}$/);
     assert.equal(first?.alertId, second?.alertId);
     assert.notEqual(first?.alertId, otherDevice?.alertId);
+  });
+});
+
+describe('falsePositive before active', () => {
+  /** Asserts that `alert` is the closed, ineligible alert a falsePositive leaves behind. */
+  function assertClosedByFalsePositive(alert: AlertState | undefined, ruleId: string): void {
+    assert.equal(alert?.state, 'closed');
+    assert.equal(alert?.severity, 'informational');
+    assert.equal(alert?.ruleId, ruleId);
+    assert.equal(alert?.autoDeleteEligible, false);
+    assert.equal(alert?.matched.threatStatus, 'falsePositive');
+  }
+
+  it('later poll creates message alert closed', () => {
+    const [first, second] = polls(
+      [messageWith('falsePositive', FALSE_POSITIVE_TIME)],
+      [messageWith('active', ACTIVE_TIME)],
+    );
+    assert.equal(first?.events[0]?.disposition, 'ignored');
+    assert.equal(second?.alerts.length, 1);
+    assertClosedByFalsePositive(second?.alerts[0]?.after, 'delivered-false-positive');
+    assert.equal(second?.alerts[0]?.after.statusTime, FALSE_POSITIVE_TIME);
+    assert.deepEqual(second?.alerts[0]?.after.recipients, ['id-1@example.com']);
+    assert.equal(second?.events[0]?.disposition, 'closed');
+    assert.match(second?.events[0]?.reason ?? '', /earlier falsePositive event messagesDelivered:GUID-1:id-1/);
+    assert.deepEqual(second?.events[0]?.links, [{ alertId: second?.alerts[0]?.after.alertId, effect: 'created' }]);
+  });
+
+  it('later poll creates click alert closed', () => {
+    const [, second] = polls([clickWith('falsePositive', FALSE_POSITIVE_TIME)], [clickWith('active', ACTIVE_TIME)]);
+    assert.equal(second?.alerts.length, 1);
+    assert.equal(second?.alerts[0]?.after.type, 'permitted_click');
+    assertClosedByFalsePositive(second?.alerts[0]?.after, 'permitted-click-false-positive');
+    assert.equal(second?.events[0]?.disposition, 'closed');
+  });
+
+  it('other recipient of closed GUID', () => {
+    const [, second] = polls(
+      [messageWith('falsePositive', FALSE_POSITIVE_TIME, 'a')],
+      [messageWith('active', ACTIVE_TIME, 'b')],
+    );
+    assertClosedByFalsePositive(second?.alerts[0]?.after, 'delivered-false-positive');
+    assert.deepEqual(second?.alerts[0]?.after.recipients, ['b@example.com', 'a@example.com']);
+  });
+
+  it('closed click does not raise message', () => {
+    const [, second] = polls(
+      [clickWith('falsePositive', FALSE_POSITIVE_TIME)],
+      [clickWith('active', ACTIVE_TIME), messageWith('active', ACTIVE_TIME)],
+    );
+    const messageAlert = second?.alerts.find((change) => change.after.type === 'delivered_message')?.after;
+    const clickAlert = second?.alerts.find((change) => change.after.type === 'permitted_click')?.after;
+    assert.equal(messageAlert?.state, 'open');
+    assert.equal(messageAlert?.severity, 'high');
+    assert.equal(clickAlert?.state, 'closed');
+    assert.equal(clickAlert?.parentAlertId, messageAlert?.alertId);
+  });
+
+  it('same batch, either order', () => {
+    for (const threatTime of [FALSE_POSITIVE_TIME, ACTIVE_TIME]) {
+      const falsePositive = messageWith('falsePositive', threatTime);
+      const active = messageWith('active', ACTIVE_TIME);
+      for (const batch of [
+        [falsePositive, active],
+        [active, falsePositive],
+      ]) {
+        const plan = detectEvents(batch);
+        const label = `falsePositive at ${threatTime}, ${batch[0] === active ? 'active' : 'falsePositive'} first`;
+        assert.equal(plan.alerts.length, 1, label);
+        assert.equal(plan.alerts[0]?.after.state, 'closed', label);
+        assertClosedByFalsePositive(plan.alerts[0]?.after, 'delivered-false-positive');
+      }
+    }
+  });
+
+  it('same-time active does not reopen', () => {
+    const [, , third] = polls(
+      [messageWith('active', ACTIVE_TIME, 'a')],
+      [messageWith('falsePositive', ACTIVE_TIME, 'a')],
+      [messageWith('active', ACTIVE_TIME, 'b')],
+    );
+    assertClosedByFalsePositive(third?.alerts[0]?.after, 'delivered-false-positive');
+    assert.deepEqual(third?.alerts[0]?.addedRecipients, ['b@example.com']);
+    assert.equal(third?.events[0]?.links[0]?.effect, 'stale');
+    assert.equal(third?.events[0]?.disposition, 'closed');
+    assert.match(third?.events[0]?.reason ?? '', /stays closed/);
+  });
+
+  it('newer active status opens', () => {
+    const [, second] = polls([messageWith('falsePositive', ACTIVE_TIME)], [messageWith('active', FALSE_POSITIVE_TIME)]);
+    const alert = second?.alerts[0]?.after;
+    assert.equal(alert?.state, 'open');
+    assert.equal(alert?.ruleId, 'delivered-phish');
+    assert.equal(alert?.autoDeleteEligible, true);
+    assert.equal(second?.events[0]?.disposition, 'alert');
   });
 });

@@ -6,8 +6,16 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { openStore } from '../../activities/store/index.ts';
-import { AUTO_REMEDIATE_DELIVERED, type IngestContext, type WorkbenchStore } from '../../activities/store/types.ts';
+import { StoreInputError } from '../../activities/store/index.ts';
+import {
+  AUTO_REMEDIATE_DELIVERED,
+  tapSecretRefPrefix,
+  type DeviceRecord,
+  type IngestContext,
+  type WorkbenchStore,
+} from '../../activities/store/types.ts';
 import { parseSiemResponse } from '../../activities/tap/parse.ts';
+import { parseStoredEvent } from '../../activities/store/unmatched-closes.ts';
 import type { TapEvent, TapSiemBatch } from '../../activities/tap/types.ts';
 import type { TestDatabase } from './databases.ts';
 
@@ -113,6 +121,126 @@ export function defineStoreSuite(kind: string, createDatabase: () => Promise<Tes
       await store.putSecret(device.secretRef, 'ciphertext-2', actor);
       assert.equal(await store.getSecret(device.secretRef), 'ciphertext-2');
       assert.equal(await store.getSecret('missing'), null);
+    });
+
+    /** Returns a device record of `orgId` whose secret reference follows the TAP naming. */
+    const deviceRecord = (orgId: string, deviceId: string, overrides: Partial<DeviceRecord> = {}): DeviceRecord => ({
+      orgId,
+      deviceId,
+      name: 'TAP EU',
+      location: 'eu',
+      principal: 'principal-1',
+      secretRef: `${tapSecretRefPrefix(orgId, deviceId)}first`,
+      tapBaseUrl: 'http://127.0.0.1:9',
+      createdAt: '2025-06-01T00:00:00.000Z',
+      status: 'onboarding',
+      health: 'pending',
+      removedAt: null,
+      ...overrides,
+    });
+
+    it('organizationExists after ensureOrganization', async () => {
+      const { orgId } = context();
+      assert.equal(await store.organizationExists(orgId), false);
+      await store.ensureOrganization(orgId, actor);
+      assert.equal(await store.organizationExists(orgId), true);
+    });
+
+    it('deleteSecret removes one secret', async () => {
+      const { orgId } = context();
+      await store.putSecret(`${orgId}/a`, 'ciphertext-a', actor);
+      await store.putSecret(`${orgId}/b`, 'ciphertext-b', actor);
+      assert.equal(await store.deleteSecret(`${orgId}/a`, actor), true);
+      assert.equal(await store.deleteSecret(`${orgId}/a`, actor), false);
+      assert.equal(await store.getSecret(`${orgId}/a`), null);
+      assert.equal(await store.getSecret(`${orgId}/b`), 'ciphertext-b');
+      const entries = (await store.listAudit(50)).filter((entry) => entry.subject === `${orgId}/a`);
+      assert.deepEqual(entries.map((entry) => entry.action).sort(), ['secret.delete', 'secret.put']);
+    });
+
+    it('removeDevice sets removedAt, deletes secrets', async () => {
+      const { orgId } = context();
+      // '_' is a LIKE wildcard: the secrets of tapx1 must survive the removal of tap_1.
+      const device = deviceRecord(orgId, 'tap_1');
+      const neighbour = deviceRecord(orgId, 'tapx1', { secretRef: `${tapSecretRefPrefix(orgId, 'tapx1')}first` });
+      await store.addDevice(device, actor);
+      await store.addDevice(neighbour, actor);
+      const leftover = `${tapSecretRefPrefix(orgId, 'tap_1')}replaced-earlier`;
+      for (const ref of [device.secretRef, leftover, neighbour.secretRef]) await store.putSecret(ref, 'sealed', actor);
+      await store.recordDeviceHealth(orgId, 'tap_1', 'not_polling', true, 'no poll');
+
+      assert.equal(await store.removeDevice(orgId, 'tap_1', actor), true);
+
+      const removed = await store.getDevice(orgId, 'tap_1');
+      assert.ok(removed?.removedAt, 'removedAt is set');
+      assert.equal(removed.status, 'decommissioned');
+      assert.equal(await store.getSecret(device.secretRef), null);
+      assert.equal(await store.getSecret(leftover), null);
+      assert.equal(await store.getSecret(neighbour.secretRef), 'sealed');
+      const [health] = await store.listAlerts({ orgId, deviceId: 'tap_1', type: 'device_health' });
+      assert.equal(health?.state, 'closed');
+      assert.equal((await store.getDevice(orgId, 'tapx1'))?.removedAt, null);
+
+      assert.equal(await store.removeDevice(orgId, 'tap_1', actor), true);
+      assert.equal(
+        (await store.getDevice(orgId, 'tap_1'))?.removedAt,
+        removed.removedAt,
+        'the first removal time stays',
+      );
+      assert.equal(await store.removeDevice(orgId, 'missing', actor), false);
+
+      const audit = (await store.listAudit(50)).filter(
+        (entry) => entry.action === 'device.remove' && entry.subject === `${orgId}:tap_1`,
+      );
+      const secretsDeleted = audit.map((entry) => entry.detail.secretsDeleted);
+      assert.deepEqual(secretsDeleted.sort(), [[], [device.secretRef, leftover].sort()]);
+    });
+
+    it('addDevice replaces a removed device only', async () => {
+      const { orgId } = context();
+      const first = deviceRecord(orgId, 'tap-1');
+      assert.equal(await store.addDevice(first, actor), true);
+      const second = deviceRecord(orgId, 'tap-1', {
+        name: 'TAP EU 2',
+        location: 'eu-2',
+        principal: 'principal-2',
+        secretRef: `${tapSecretRefPrefix(orgId, 'tap-1')}second`,
+        tapBaseUrl: 'http://127.0.0.1:10',
+        createdAt: '2025-06-02T00:00:00.000Z',
+      });
+      assert.equal(await store.addDevice(second, actor), false, 'a registered device is kept');
+      assert.deepEqual(await store.getDevice(orgId, 'tap-1'), first);
+
+      // A secret left behind by a removal that did not delete it goes when the device is replaced.
+      await store.removeDevice(orgId, 'tap-1', actor);
+      await store.putSecret(first.secretRef, 'sealed-first', actor);
+      assert.equal(await store.addDevice(second, actor), true);
+      assert.deepEqual(await store.getDevice(orgId, 'tap-1'), second);
+      assert.equal(await store.getSecret(first.secretRef), null);
+      assert.equal((await store.listDevices(orgId)).length, 1);
+    });
+
+    it('replaceDeviceCredentials deletes the old secret', async () => {
+      const { orgId } = context();
+      const device = deviceRecord(orgId, 'tap-1');
+      const next = `${tapSecretRefPrefix(orgId, 'tap-1')}next`;
+      await store.addDevice(device, actor);
+      await store.putSecret(device.secretRef, 'sealed-old', actor);
+      await store.putSecret(next, 'sealed-new', actor);
+
+      const credentials = { principal: 'principal-2', secretRef: next };
+      assert.equal(await store.replaceDeviceCredentials(orgId, 'tap-1', credentials, device.secretRef, actor), true);
+      assert.equal(await store.getSecret(device.secretRef), null);
+      assert.equal(await store.getSecret(next), 'sealed-new');
+      const stored = await store.getDevice(orgId, 'tap-1');
+      assert.equal(stored?.secretRef, next);
+      assert.equal(stored?.principal, 'principal-2');
+
+      // A stale previous reference means that another replacement came first, so nothing changes.
+      const stale = { principal: 'principal-3', secretRef: `${tapSecretRefPrefix(orgId, 'tap-1')}stale` };
+      assert.equal(await store.replaceDeviceCredentials(orgId, 'tap-1', stale, device.secretRef, actor), false);
+      assert.equal(await store.getSecret(next), 'sealed-new');
+      assert.equal((await store.getDevice(orgId, 'tap-1'))?.secretRef, next);
     });
 
     it('email provider by reference', async () => {
@@ -296,6 +424,154 @@ export function defineStoreSuite(kind: string, createDatabase: () => Promise<Tes
       assert.equal(alert?.autoDeleteEligible, false);
     });
 
+    describe('falsePositive before active', () => {
+      /**
+       * Parses fixture 05 (a message and a click that TAP reclassified as falsePositive at
+       * 10:31:12) with the threatStatus and threatTime that TAP would have sent at another time.
+       */
+      const fixture05 = (threatStatus: string, threatTime: string): TapEvent[] => {
+        const text = readFileSync(new URL('../fixtures/tap/05-false-positive.json', import.meta.url), 'utf8');
+        return parseSiemResponse(
+          text
+            .replaceAll('"threatStatus": "falsePositive"', `"threatStatus": "${threatStatus}"`)
+            .replaceAll('"threatTime": "2025-06-04T10:31:12.000Z"', `"threatTime": "${threatTime}"`),
+        ).events;
+      };
+      const falsePositive = fixture05('falsePositive', '2025-06-04T10:31:12.000Z');
+      const active = fixture05('active', '2025-06-04T08:30:00.000Z');
+      /** The falsePositive events with the threatTime of the active ones, so neither status is newer. */
+      const falsePositiveSameTime = fixture05('falsePositive', '2025-06-04T08:30:00.000Z');
+
+      /**
+       * Event batches in arrival order, how many alerts each batch may queue for deletion, and
+       * the event counts by disposition they must leave.
+       * In one batch the older active status is applied first, so it opens the alert that the
+       * falsePositive then closes. A falsePositive that is applied first finds no alert, and the
+       * active event that follows creates its alert closed. At equal threatTime the batch order
+       * decides which is applied first, and the falsePositive wins either way.
+       */
+      const orders: Record<string, { batches: TapEvent[][]; remediations: number[]; dispositions: string[] }> = {
+        'same batch, falsePositive first': {
+          batches: [[...falsePositive, ...active]],
+          remediations: [0],
+          dispositions: [
+            'clicksPermitted:alert:1',
+            'clicksPermitted:closed:1',
+            'messagesDelivered:alert:1',
+            'messagesDelivered:closed:1',
+          ],
+        },
+        'same batch, active first': {
+          batches: [[...active, ...falsePositive]],
+          remediations: [0],
+          dispositions: [
+            'clicksPermitted:alert:1',
+            'clicksPermitted:closed:1',
+            'messagesDelivered:alert:1',
+            'messagesDelivered:closed:1',
+          ],
+        },
+        'same batch and threatTime, falsePositive first': {
+          batches: [[...falsePositiveSameTime, ...active]],
+          remediations: [0],
+          dispositions: [
+            'clicksPermitted:closed:1',
+            'clicksPermitted:ignored:1',
+            'messagesDelivered:closed:1',
+            'messagesDelivered:ignored:1',
+          ],
+        },
+        'falsePositive batch first': {
+          batches: [falsePositive, active],
+          remediations: [0, 0],
+          dispositions: [
+            'clicksPermitted:closed:1',
+            'clicksPermitted:ignored:1',
+            'messagesDelivered:closed:1',
+            'messagesDelivered:ignored:1',
+          ],
+        },
+        'active batch first': {
+          batches: [active, falsePositive],
+          remediations: [1, 0],
+          dispositions: [
+            'clicksPermitted:alert:1',
+            'clicksPermitted:closed:1',
+            'messagesDelivered:alert:1',
+            'messagesDelivered:closed:1',
+          ],
+        },
+      };
+
+      for (const [name, { batches, remediations, dispositions }] of Object.entries(orders)) {
+        it(`${name} leaves alerts closed`, async () => {
+          const ctx = context(true);
+          for (const [index, batch] of batches.entries()) {
+            const result = await store.ingest(ctx, batch, []);
+            // Only an active batch before any falsePositive may queue its message for deletion.
+            assert.equal(result.remediationAlertIds.length, remediations[index], `batch ${index + 1}`);
+          }
+
+          const alerts = await alertSnapshot(store, ctx.orgId);
+          const [messageAlert, clickAlert] = ['delivered_message', 'permitted_click'].map((type) =>
+            alerts.find((alert) => alert.type === type),
+          );
+          assert.equal(alerts.length, 2);
+          assert.equal(messageAlert?.state, 'closed');
+          assert.equal(messageAlert?.severity, 'informational');
+          assert.equal(messageAlert?.rule, 'delivered-false-positive');
+          assert.equal(messageAlert?.autoDeleteEligible, false);
+          assert.deepEqual(messageAlert?.recipients, ['ops-team@example.com']);
+          assert.equal(clickAlert?.state, 'closed');
+          assert.equal(clickAlert?.rule, 'permitted-click-false-positive');
+          assert.equal(clickAlert?.autoDeleteEligible, false);
+          assert.equal(clickAlert?.parentAlertId, messageAlert?.alertId);
+
+          const counts = await store.countEvents({ orgId: ctx.orgId });
+          assert.deepEqual(
+            counts.map((row) => `${row.eventType}:${row.disposition}:${row.count}`),
+            dispositions,
+          );
+
+          for (const batch of batches) {
+            const again = await store.ingest(ctx, batch, []);
+            assert.equal(again.stored, 0);
+            assert.deepEqual(again.alertsCreated, []);
+            assert.deepEqual(again.alertsUpdated, []);
+            assert.deepEqual(again.remediationAlertIds, []);
+          }
+          assert.deepEqual(await alertSnapshot(store, ctx.orgId), alerts);
+        });
+      }
+
+      it('stored body parses in both formats', () => {
+        const [event] = falsePositive;
+        assert.ok(event);
+        for (const body of [JSON.stringify(event.raw), JSON.stringify(event)]) {
+          const parsed = parseStoredEvent(event.type, body);
+          assert.equal(parsed?.key, event.key);
+          assert.deepEqual(parsed, event);
+        }
+        assert.equal(parseStoredEvent(event.type, '{}'), null);
+      });
+
+      it('late active event links to closed alert', async () => {
+        const ctx = context(true);
+        await store.ingest(ctx, falsePositive, []);
+        const result = await store.ingest(ctx, active, []);
+        assert.equal(result.alertsCreated.length, 2);
+        assert.deepEqual(result.remediationAlertIds, []);
+
+        const [message] = await store.listAlerts({ orgId: ctx.orgId, type: 'delivered_message' });
+        assert.equal(message?.reason, 'TAP reclassified the threat of this message as a false positive.');
+        assert.equal(message?.matched.threatStatus, 'falsePositive');
+        assert.deepEqual(
+          (await store.listAlertEvents(message!.alertId)).map((entry) => [entry.eventType, entry.ruleId, entry.effect]),
+          [['messagesDelivered', 'delivered-phish', 'created']],
+        );
+      });
+    });
+
     it('tuning suppresses and counts', async () => {
       const ctx = context(true);
       const rule = await store.addTuningRule(
@@ -339,6 +615,27 @@ export function defineStoreSuite(kind: string, createDatabase: () => Promise<Tes
       );
       const actions = (await store.listAudit(20)).filter((entry) => entry.subject === `${ctx.orgId}:${ctx.deviceId}`);
       assert.deepEqual(actions.map((entry) => entry.action).sort(), ['tuning.add', 'tuning.remove']);
+    });
+
+    it('tuning checks classification values', async () => {
+      const ctx = context();
+      const rule = (value: string) => ({ ...ctx, field: 'classification' as const, value, comment: '' });
+
+      await assert.rejects(
+        store.addTuningRule(rule('phishing'), actor),
+        (err: unknown) =>
+          err instanceof StoreInputError &&
+          err.code === 'INVALID_TUNING_VALUE' &&
+          /'phishing' is invalid for classification; use one of malware, phish, spam, impostor, unknown/.test(
+            err.message,
+          ),
+      );
+      assert.deepEqual(await store.listTuningRules({ orgId: ctx.orgId }), []);
+
+      const stored = await store.addTuningRule(rule('Phish'), actor);
+      assert.equal(stored.value, 'phish');
+      const other = await store.addTuningRule({ ...ctx, field: 'senderDomain', value: 'phishing', comment: '' }, actor);
+      assert.equal(other.value, 'phishing', 'fields without a closed set take any value');
     });
 
     it('invalid events are kept once', async () => {

@@ -39,6 +39,24 @@ describe('SiemStreamParser', () => {
     assert.match(String(subject?.raw.subject), /^Überweisung fällig – 請求書/);
   });
 
+  test('escapes split at every chunk size', () => {
+    // Quotes, backslash runs and delimiters inside strings, where a chunk boundary can fall
+    // between a backslash and the character it escapes.
+    const subject = 'a\\"b\\\\c\\\\\\"d,e}f]g:h\\u0022i\\\\';
+    const body = Buffer.from(
+      `{"queryEndTime":"2025-06-02T10:00:00Z","messagesDelivered":[` +
+        `{"GUID":"esc-1","id":"1","messageTime":"2025-06-02T09:59:00Z","subject":"${subject}","recipient":["a@example.com"]},` +
+        `{"GUID":"esc-2","id":"2","messageTime":"2025-06-02T09:59:01Z","subject":"\\\\","recipient":["b@example.com"]}` +
+        `],"clicksPermitted":[]}`,
+    );
+    const expected = parseSiemResponse(body);
+    assert.equal(expected.events.length, 2);
+    for (let chunkSize = 1; chunkSize <= body.length; chunkSize++) {
+      const actual = parseInChunks(body, chunkSize);
+      assert.deepEqual(actual.events, expected.events, `chunks of ${chunkSize}`);
+    }
+  });
+
   test('every truncation is rejected', () => {
     const body = readFileSync(new URL('06-clicks-permitted-and-blocked.json', fixtures));
     const firstBrace = body.indexOf('{');
