@@ -3,7 +3,7 @@
  * the Workbench store. Each takes ids and references and returns a small summary; TAP
  * responses and secrets never leave the activity.
  */
-import { ApplicationFailure, cancellationSignal, heartbeat, log } from '@temporalio/activity';
+import { ApplicationFailure, Context, cancellationSignal, heartbeat, log } from '@temporalio/activity';
 import { openSecret } from './secrets.ts';
 import type { WorkbenchStore } from './store/types.ts';
 import { TapClient } from './tap/client.ts';
@@ -25,7 +25,7 @@ export interface CredentialCheckResult {
   code: string | null;
   /** Plain reason when rejected; never contains the secret. */
   reason: string | null;
-  /** TAP calls the check made. */
+  /** TAP requests the check sent, counting the attempts that Temporal retried before this one. */
   tapCalls: number;
 }
 
@@ -64,7 +64,7 @@ export interface PollSummary {
   caughtUp: boolean;
   /** Time lost to TAP's 7-day limit, in milliseconds; 0 normally. */
   dataGapMs: number;
-  /** TAP calls this poll made. */
+  /** TAP requests this poll sent, counting the attempts that Temporal retried before this one. */
   tapCalls: number;
   /** Wait before the next call when TAP returned HTTP 429, in milliseconds; 0 otherwise. */
   throttledForMs: number;
@@ -78,7 +78,7 @@ export interface DeviceStatusReport extends DeviceRef {
 
 /** A health condition raised (`active`) or cleared. */
 export interface HealthConditionReport extends DeviceRef {
-  condition: 'not_polling' | 'no_data' | 'credentials_rejected';
+  condition: 'not_polling' | 'no_data' | 'credentials_rejected' | 'polling_failed';
   active: boolean;
   reason?: string;
 }
@@ -119,105 +119,121 @@ export function createDeviceActivities(deps: DeviceActivityDependencies) {
     });
   }
 
+  /** Fetches and stores one window. {@link pollTap} adds the count of TAP requests. */
+  async function pollWindow(client: TapClient, request: PollRequest): Promise<Omit<PollSummary, 'tapCalls'>> {
+    const planOptions = { maxWindows: 1, initialLookBackMs: request.initialLookBackMs };
+    const previous = { fetchedAt: request.cursorFetchedAt };
+    const fetchedAt = now().toISOString();
+    const plan = planWindows(request.cursor, fetchedAt, planOptions, previous);
+    const window = plan.windows[0];
+    const base = emptySummary(request.cursor, request.cursorFetchedAt, plan.gap);
+    if (!window) return { ...base, result: 'idle' };
+
+    let batch: TapSiemBatch;
+    try {
+      batch = await client.fetchAll(window, { signal: cancellationSignal() });
+    } catch (err) {
+      if (err instanceof TapThrottledError) {
+        log.warn('TAP throttled the device', { ...refOf(request), retryAfterMs: err.retryAfterMs });
+        return { ...base, result: 'idle', caughtUp: false, throttledForMs: err.retryAfterMs };
+      }
+      if (!(err instanceof TapStartTooOldError)) throw err;
+
+      // The planner keeps a margin inside the 7-day limit; TAP's clock may still disagree,
+      // so skip the window's first hour rather than failing the device forever.
+      const replanned = planWindows(
+        request.cursor,
+        fetchedAt,
+        { ...planOptions, maxAgeMarginMs: 75 * 60_000 },
+        previous,
+      );
+      if (!replanned.windows[0]) return { ...base, result: 'idle' };
+      batch = await client.fetchAll(replanned.windows[0], { signal: cancellationSignal() });
+      Object.assign(plan, replanned);
+    }
+    heartbeat({ window, events: batch.events.length });
+
+    // TAP returns the JSON structure for every JSON request, even for a quiet window. A 204 or
+    // an empty body proves nothing about the window, so fetch it again rather than advance.
+    if (batch.queryEndTime === null && batch.events.length === 0 && batch.invalid.length === 0) {
+      throw ApplicationFailure.retryable(
+        `TAP returned an empty response (HTTP 204 or no body) for ${window.start}/${window.end}; the window is fetched again`,
+        'TapEmptyResponse',
+      );
+    }
+
+    const ingest = await deps.store.ingest(
+      { orgId: request.orgId, deviceId: request.deviceId, autoRemediateDelivered: request.autoRemediateDelivered },
+      batch.events,
+      batch.invalid,
+    );
+
+    return {
+      result: 'ok',
+      window: plan.windows[0] ?? window,
+      events: batch.events.length + batch.invalid.length,
+      stored: ingest.stored,
+      duplicates: ingest.duplicates,
+      suppressed: ingest.suppressed,
+      invalid: ingest.invalid,
+      alertsCreated: ingest.alertsCreated.length,
+      remediationAlertIds: ingest.remediationAlertIds,
+      cursor: plan.nextCursor,
+      cursorFetchedAt: fetchedAt,
+      caughtUp: !plan.truncated,
+      dataGapMs: plan.gap?.durationMs ?? 0,
+      throttledForMs: 0,
+    };
+  }
+
   return {
-    /** Checks credentials with one small TAP call; a rejection is a result, not an error. */
+    /**
+     * Checks credentials with one small TAP call; a rejection is a result, not an error. A failure
+     * carries the TAP requests sent in its details (see {@link failureWithTapCalls}).
+     */
     async checkCredentials(request: DeviceRef & { credentials: CredentialsRef }): Promise<CredentialCheckResult> {
-      const client = await tapClientFor(request, request.credentials);
+      const earlier = earlierAttemptRequests();
+      let client: TapClient | null = null;
       try {
+        client = await tapClientFor(request, request.credentials);
         await client.checkCredentials({ signal: cancellationSignal() });
         log.info('TAP accepted the credentials', { ...request.credentials, secretRef: undefined, ...refOf(request) });
-        return { accepted: true, code: null, reason: null, tapCalls: 1 };
+        return { accepted: true, code: null, reason: null, tapCalls: earlier + client.requestsSent };
       } catch (err) {
+        const tapCalls = earlier + (client?.requestsSent ?? 0);
         if (err instanceof TapAuthError || err instanceof TapForbiddenError) {
           log.warn('TAP rejected the credentials', { ...refOf(request), code: err.code, reason: err.message });
-          return { accepted: false, code: err.code, reason: err.message, tapCalls: 1 };
+          return { accepted: false, code: err.code, reason: err.message, tapCalls };
         }
-        throw toFailure(err);
+        throw failureWithTapCalls(err, tapCalls);
       }
     },
 
     /**
      * Fetches the next window after the cursor, stores its events through the detection stage,
-     * and returns the summary. The cursor advances only once `ingest` has committed.
+     * and returns the summary. The cursor advances only once `ingest` has committed. A failure
+     * carries the TAP requests sent in its details (see {@link failureWithTapCalls}).
      */
     async pollTap(request: PollRequest): Promise<PollSummary> {
-      const client = await tapClientFor(request, request.credentials);
-      const planOptions = { maxWindows: 1, initialLookBackMs: request.initialLookBackMs };
-      const previous = { fetchedAt: request.cursorFetchedAt };
-      const fetchedAt = now().toISOString();
-      const plan = planWindows(request.cursor, fetchedAt, planOptions, previous);
-      const window = plan.windows[0];
-      const base = emptySummary(request.cursor, request.cursorFetchedAt, plan.gap);
-      if (!window) return { ...base, result: 'idle' };
-
-      let batch: TapSiemBatch;
-      let tapCalls = 1;
+      const earlier = earlierAttemptRequests();
+      let client: TapClient | null = null;
       try {
-        batch = await client.fetchAll(window, { signal: cancellationSignal() });
-      } catch (err) {
-        if (err instanceof TapThrottledError) {
-          log.warn('TAP throttled the device', { ...refOf(request), retryAfterMs: err.retryAfterMs });
-          return { ...base, result: 'idle', caughtUp: false, tapCalls, throttledForMs: err.retryAfterMs };
-        }
-        if (!(err instanceof TapStartTooOldError)) throw toFailure(err);
-
-        // The planner keeps a margin inside the 7-day limit; TAP's clock may still disagree,
-        // so skip the window's first hour rather than failing the device forever.
-        const replanned = planWindows(
-          request.cursor,
-          fetchedAt,
-          { ...planOptions, maxAgeMarginMs: 75 * 60_000 },
-          previous,
-        );
-        if (!replanned.windows[0]) return { ...base, result: 'idle', tapCalls };
-        tapCalls += 1;
-        batch = await client
-          .fetchAll(replanned.windows[0], { signal: cancellationSignal() })
-          .catch((retryErr: unknown) => {
-            throw toFailure(retryErr);
+        client = await tapClientFor(request, request.credentials);
+        const summary: PollSummary = {
+          ...(await pollWindow(client, request)),
+          tapCalls: earlier + client.requestsSent,
+        };
+        if (summary.result === 'ok') {
+          log.info('TAP poll stored', {
+            ...refOf(request),
+            ...summary,
+            remediationAlertIds: summary.remediationAlertIds.length,
           });
-        Object.assign(plan, replanned);
+        }
+        return summary;
+      } catch (err) {
+        throw failureWithTapCalls(err, earlier + (client?.requestsSent ?? 0));
       }
-      heartbeat({ window, events: batch.events.length });
-
-      // TAP returns the JSON structure for every JSON request, even for a quiet window. A 204 or
-      // an empty body proves nothing about the window, so fetch it again rather than advance.
-      if (batch.queryEndTime === null && batch.events.length === 0 && batch.invalid.length === 0) {
-        throw ApplicationFailure.retryable(
-          `TAP returned an empty response (HTTP 204 or no body) for ${window.start}/${window.end}; the window is fetched again`,
-          'TapEmptyResponse',
-        );
-      }
-
-      const ingest = await deps.store.ingest(
-        { orgId: request.orgId, deviceId: request.deviceId, autoRemediateDelivered: request.autoRemediateDelivered },
-        batch.events,
-        batch.invalid,
-      );
-
-      const summary: PollSummary = {
-        result: 'ok',
-        window: plan.windows[0] ?? window,
-        events: batch.events.length + batch.invalid.length,
-        stored: ingest.stored,
-        duplicates: ingest.duplicates,
-        suppressed: ingest.suppressed,
-        invalid: ingest.invalid,
-        alertsCreated: ingest.alertsCreated.length,
-        remediationAlertIds: ingest.remediationAlertIds,
-        cursor: plan.nextCursor,
-        cursorFetchedAt: fetchedAt,
-        caughtUp: !plan.truncated,
-        dataGapMs: plan.gap?.durationMs ?? 0,
-        tapCalls,
-        throttledForMs: 0,
-      };
-      log.info('TAP poll stored', {
-        ...refOf(request),
-        ...summary,
-        remediationAlertIds: summary.remediationAlertIds.length,
-      });
-      return summary;
     },
 
     /** Writes the device's phase and health to the store, for `tap-mdr device list`. */
@@ -246,7 +262,11 @@ function refOf(ref: DeviceRef): DeviceRef {
   return { orgId: ref.orgId, deviceId: ref.deviceId };
 }
 
-function emptySummary(cursor: string | null, cursorFetchedAt: string | null, gap: DataGap | null): PollSummary {
+function emptySummary(
+  cursor: string | null,
+  cursorFetchedAt: string | null,
+  gap: DataGap | null,
+): Omit<PollSummary, 'tapCalls'> {
   return {
     result: 'idle',
     window: null,
@@ -261,21 +281,53 @@ function emptySummary(cursor: string | null, cursorFetchedAt: string | null, gap
     cursorFetchedAt,
     caughtUp: true,
     dataGapMs: gap?.durationMs ?? 0,
-    tapCalls: 0,
     throttledForMs: 0,
   };
 }
 
 /**
- * Converts a TAP client error into an ApplicationFailure whose type is the error class name,
- * so that the workflow's retry policy can match it. Other errors pass through.
+ * Returns an estimate of the TAP requests that earlier attempts of the running activity sent:
+ * one per attempt. Temporal retries a failed attempt without telling the workflow, and an
+ * attempt's failure reaches no later attempt, so each attempt adds this estimate to its own
+ * exact count. A failed attempt sends one request on every path but two.
+ *
+ * NOTE: an attempt that failed before its request (the store was unreachable) is counted once
+ * too many, and one that re-planned after TAP's 400 "start time too far in the past" and then
+ * failed sent two requests, one more than counted.
  */
-function toFailure(err: unknown): unknown {
-  if (!(err instanceof TapError)) return err;
-  return ApplicationFailure.create({
-    type: err.name,
-    message: err.message,
-    nonRetryable: !err.retryable,
-    details: [{ code: err.code, status: err.status }],
-  });
+function earlierAttemptRequests(): number {
+  return Context.current().info.attempt - 1;
+}
+
+/**
+ * Returns the failure that a device activity throws for `err`: an ApplicationFailure whose
+ * details carry the TAP requests sent (`{ tapCalls }`, with `code` and `status` for a TAP error),
+ * so that the workflow counts them in its budget. A TAP client error keeps its class name as
+ * type, so that the retry policy can match it, and an ApplicationFailure keeps its type and
+ * retry decision. A cancellation passes through unchanged.
+ */
+function failureWithTapCalls(err: unknown, tapCalls: number): unknown {
+  if (cancellationSignal().aborted) return err;
+  if (err instanceof TapError) {
+    return ApplicationFailure.create({
+      type: err.name,
+      message: err.message,
+      nonRetryable: !err.retryable,
+      details: [{ code: err.code, status: err.status, tapCalls }],
+    });
+  }
+  if (err instanceof ApplicationFailure) {
+    const [first, ...rest] = err.details ?? [];
+    const details = typeof first === 'object' && first !== null ? { ...first, tapCalls } : { tapCalls };
+    return ApplicationFailure.create({
+      type: err.type ?? undefined,
+      message: err.message,
+      nonRetryable: err.nonRetryable === true,
+      nextRetryDelay: err.nextRetryDelay,
+      cause: err.cause,
+      details: [details, ...rest],
+    });
+  }
+  const error = err instanceof Error ? err : new Error(String(err));
+  return ApplicationFailure.create({ type: error.name, message: error.message, cause: error, details: [{ tapCalls }] });
 }

@@ -14,9 +14,16 @@ import { DEFAULT_DEVICE_SETTINGS } from './device-types.ts';
 import type { PollSummary } from '../activities/device.ts';
 import { TapCallBudget } from '../activities/tap/budget.ts';
 
-/** Builds the initial state of a new device, or returns the state carried by continue-as-new. */
+/**
+ * Builds the initial state of a new device, or returns the state carried by continue-as-new with
+ * defaults for fields that a run of an older version did not carry.
+ */
 export function initialState(input: DeviceWorkflowInput): DeviceState {
-  if (input.state) return input.state;
+  if (input.state) return { ...newState(input), ...input.state };
+  return newState(input);
+}
+
+function newState(input: DeviceWorkflowInput): DeviceState {
   return {
     phase: 'onboarding',
     paused: false,
@@ -29,6 +36,8 @@ export function initialState(input: DeviceWorkflowInput): DeviceState {
     firstDataAt: null,
     notPollingRaised: false,
     noDataRaised: false,
+    pollingFailedRaised: false,
+    pollFailures: { count: 0, since: null, latest: null },
     lastPoll: null,
     counters: {
       polls: 0,
@@ -58,16 +67,20 @@ export function resolveSettings(input: DeviceWorkflowInput): DeviceSettings {
 /** Health as shown in the search attribute: the worst current condition. */
 export function deviceHealth(state: DeviceState): DeviceHealth {
   if (state.credentialsError) return 'credentials_rejected';
+  if (state.pollingFailedRaised) return 'polling_failed';
   if (state.notPollingRaised) return 'not_polling';
   if (state.noDataRaised) return 'no_data';
   if (state.firstDataAt) return 'healthy';
   return 'pending';
 }
 
-/** A health deadline that has passed without its condition being met. */
-export type HealthCondition = 'not_polling' | 'no_data';
+/**
+ * A health condition that the workflow raises: a deadline that passed without its condition
+ * being met, or `polling_failed` after a streak of failed polls.
+ */
+export type HealthCondition = 'not_polling' | 'no_data' | 'polling_failed';
 
-/** Returns the deadline conditions that are due at `nowMs` and not raised yet. */
+/** Returns the conditions that are due at `nowMs` and not raised yet. */
 export function dueHealthConditions(
   state: DeviceState,
   createdAt: string,
@@ -82,7 +95,15 @@ export function dueHealthConditions(
   if (!state.firstDataAt && !state.noDataRaised && nowMs >= created + settings.noDataDeadlineMs) {
     due.push('no_data');
   }
+  if (!state.pollingFailedRaised && pollFailuresReachThreshold(state, settings)) due.push('polling_failed');
   return due;
+}
+
+/** Returns whether the failed polls in a row reach both thresholds of `polling_failed`. */
+function pollFailuresReachThreshold(state: DeviceState, settings: DeviceSettings): boolean {
+  const { count, since, latest } = state.pollFailures;
+  if (since === null || latest === null || count < settings.pollingFailedAfterPolls) return false;
+  return Date.parse(latest) - Date.parse(since) >= settings.pollingFailedAfterMs;
 }
 
 /** Milliseconds from `nowMs` until the next deadline that could still fire; undefined when none can. */
@@ -133,6 +154,11 @@ export function applyPoll(state: DeviceState, summary: PollSummary, nowIso: stri
     state.notPollingRaised = false;
     cleared.push('not_polling');
   }
+  state.pollFailures = { count: 0, since: null, latest: null };
+  if (state.pollingFailedRaised) {
+    state.pollingFailedRaised = false;
+    cleared.push('polling_failed');
+  }
   // "Data received" means a successful poll that returned at least one event.
   if (summary.events > 0 && !state.firstDataAt) state.firstDataAt = nowIso;
   if (summary.events > 0 && state.noDataRaised) {
@@ -159,11 +185,14 @@ export function tapBudgetWaitMs(state: DeviceState, nowMs: number): number {
   return new TapCallBudget(state.tapBudget).waitMs('siem', nowMs);
 }
 
-/** Records a failed poll; the cursor stays where it was. */
+/** Records a failed poll and extends the streak of failed polls; the cursor stays where it was. */
 export function applyPollError(state: DeviceState, reason: string, nowIso: string): void {
   const lastPoll: LastPoll = { at: nowIso, result: 'error', events: 0, error: reason };
   state.lastPoll = lastPoll;
   state.counters.pollErrors += 1;
+
+  const streak = state.pollFailures;
+  state.pollFailures = { count: streak.count + 1, since: streak.since ?? nowIso, latest: nowIso };
 }
 
 /** The status that the query returns. */
@@ -176,6 +205,7 @@ export function deviceStatus(input: DeviceWorkflowInput, state: DeviceState): De
     health: deviceHealth(state),
     conditions: {
       credentialsRejected: state.credentialsError !== null,
+      pollingFailed: state.pollingFailedRaised,
       notPolling: state.notPollingRaised,
       noData: state.noDataRaised,
     },

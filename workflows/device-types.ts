@@ -18,19 +18,32 @@ export interface DeviceSettings {
   /** How far back the first poll reads (backfill), at most TAP's 7 days. Default 1 hour. */
   initialLookBackMs: number;
   /**
+   * Failed polls in a row (after the activity's own retries) that mark the device
+   * `polling_failed`, once they also span {@link pollingFailedAfterMs}.
+   */
+  pollingFailedAfterPolls: number;
+  /** Time from the first to the latest failed poll in a row that marks the device `polling_failed`. */
+  pollingFailedAfterMs: number;
+  /**
    * Test hook: continue-as-new once history has this many events, in addition to the
    * server's own suggestion. Unset in production.
    */
   maxHistoryLength?: number;
 }
 
-/** Defaults: poll every 60 s, deadlines at 15 and 30 minutes, credential retries every 15 minutes, 1 hour of backfill. */
+/**
+ * Defaults: poll every 60 s, deadlines at 15 and 30 minutes, credential retries every 15 minutes
+ * and 1 hour of backfill. A device is `polling_failed` after 3 failed polls in a row that span
+ * 15 minutes, the same 15 minutes as the `not_polling` deadline.
+ */
 export const DEFAULT_DEVICE_SETTINGS: DeviceSettings = {
   pollIntervalMs: 60_000,
   notPollingDeadlineMs: 15 * 60_000,
   noDataDeadlineMs: 30 * 60_000,
   credentialRetryIntervalMs: 15 * 60_000,
   initialLookBackMs: 60 * 60_000,
+  pollingFailedAfterPolls: 3,
+  pollingFailedAfterMs: 15 * 60_000,
 };
 
 /** TAP credentials by reference: the secret itself stays encrypted in the store. */
@@ -50,7 +63,18 @@ export interface DevicePreferences {
 export type DevicePhase = 'onboarding' | 'credentials_rejected' | 'polling' | 'paused' | 'decommissioned';
 
 /** The search-attribute value of a device's health; the worst condition wins. */
-export type DeviceHealth = 'healthy' | 'pending' | 'credentials_rejected' | 'not_polling' | 'no_data';
+export type DeviceHealth =
+  'healthy' | 'pending' | 'credentials_rejected' | 'polling_failed' | 'not_polling' | 'no_data';
+
+/** Failed polls since the last successful one. */
+export interface PollFailureStreak {
+  /** Failed polls in a row; 0 after a successful poll. */
+  count: number;
+  /** When the first failed poll of the streak was recorded (ISO-8601 UTC); null when `count` is 0. */
+  since: string | null;
+  /** When the latest failed poll was recorded (ISO-8601 UTC); null when `count` is 0. */
+  latest: string | null;
+}
 
 /** Outcome of the latest poll. */
 export interface LastPoll {
@@ -94,6 +118,8 @@ export interface DeviceState {
   firstDataAt: string | null;
   notPollingRaised: boolean;
   noDataRaised: boolean;
+  pollingFailedRaised: boolean;
+  pollFailures: PollFailureStreak;
   lastPoll: LastPoll | null;
   counters: DeviceCounters;
   preferences: DevicePreferences;
@@ -127,7 +153,7 @@ export interface DeviceStatus {
   phase: DevicePhase;
   health: DeviceHealth;
   /** Every raised condition; `health` shows only the worst. */
-  conditions: { credentialsRejected: boolean; notPolling: boolean; noData: boolean };
+  conditions: { credentialsRejected: boolean; pollingFailed: boolean; notPolling: boolean; noData: boolean };
   paused: boolean;
   credentialsError: string | null;
   cursor: string | null;

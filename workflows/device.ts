@@ -15,12 +15,14 @@ import {
   defineSignal,
   defineUpdate,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { RetryState } from '@temporalio/common';
 import type { createDeviceActivities, PollSummary } from '../activities/device.ts';
 import { NON_RETRYABLE_TAP_ERROR_TYPES, TapAuthError, TapForbiddenError } from '../activities/tap/errors.ts';
 import {
@@ -169,7 +171,13 @@ function validateCredentialsRef(credentials: CredentialsRef): void {
 }
 
 async function replaceCredentials(device: Device, credentials: CredentialsRef): Promise<DeviceStatus> {
-  const result = await checkCredentials({ ...deviceRef(device), credentials });
+  let result;
+  try {
+    result = await checkCredentials({ ...deviceRef(device), credentials });
+  } catch (err) {
+    recordTapCalls(device.state, tapCallsOfFailure(err), new Date().toISOString());
+    throw err;
+  }
   recordTapCalls(device.state, result.tapCalls, new Date().toISOString());
   if (!result.accepted) {
     throw ApplicationFailure.nonRetryable(
@@ -192,7 +200,9 @@ async function onboard(device: Device): Promise<void> {
     result = await checkCredentials({ ...deviceRef(device), credentials: checked });
     recordTapCalls(state, result.tapCalls, new Date().toISOString());
   } catch (err) {
+    recordTapCalls(state, tapCallsOfFailure(err), new Date().toISOString());
     applyPollError(state, failureMessage(err), new Date().toISOString());
+    await raiseDueHealthConditions(device, ['polling_failed']);
     await publishStatus(device);
     await waitForWakeup(device, device.settings.pollIntervalMs);
     return;
@@ -249,10 +259,12 @@ async function pollOnce(device: Device): Promise<void> {
       },
     ]);
   } catch (err) {
+    recordTapCalls(state, tapCallsOfFailure(err), new Date().toISOString());
     // A rejection of credentials that an update has replaced meanwhile is stale.
     if (isCredentialFailure(err) && state.credentials !== polledWith) return;
     if (isCredentialFailure(err)) return credentialsRejected(device, failureMessage(err));
     applyPollError(state, failureMessage(err), new Date().toISOString());
+    await raiseDueHealthConditions(device, ['polling_failed']);
     await publishStatus(device);
     return waitForWakeup(device, settings.pollIntervalMs);
   }
@@ -261,6 +273,8 @@ async function pollOnce(device: Device): Promise<void> {
   for (const healthCondition of cleared) {
     await recordHealthCondition({ ...deviceRef(device), condition: healthCondition, active: false });
   }
+  // A throttled poll (HTTP 429) counts as failed and may complete a polling_failed streak.
+  if (summary.throttledForMs > 0) await raiseDueHealthConditions(device, ['polling_failed']);
   await publishStatus(device);
 
   // Deletion must not wait for the next poll interval: start the children of this poll now.
@@ -272,26 +286,46 @@ async function pollOnce(device: Device): Promise<void> {
   await waitForWakeup(device, settings.pollIntervalMs);
 }
 
-async function raiseDueHealthConditions(device: Device): Promise<void> {
+/** Patch id of the polling_failed health condition, for runs whose history predates it. */
+const POLLING_FAILED_PATCH = 'health-polling-failed';
+
+/**
+ * Raises the health conditions that are due, or only those in `only`: a failed poll raises just
+ * `polling_failed` at once, and the deadlines wait for the main loop as before.
+ */
+async function raiseDueHealthConditions(device: Device, only?: readonly HealthCondition[]): Promise<void> {
   const { state, settings, input } = device;
-  const due = dueHealthConditions(state, input.createdAt, settings, Date.now());
+  const due = dueHealthConditions(state, input.createdAt, settings, Date.now()).filter(
+    (healthCondition) => only === undefined || only.includes(healthCondition),
+  );
+  let raised = 0;
   for (const healthCondition of due) {
+    // Runs started before polling_failed existed raised nothing here; the patch marker keeps
+    // their histories replaying.
+    if (healthCondition === 'polling_failed' && !patched(POLLING_FAILED_PATCH)) continue;
+    raised += 1;
     if (healthCondition === 'not_polling') state.notPollingRaised = true;
     if (healthCondition === 'no_data') state.noDataRaised = true;
+    if (healthCondition === 'polling_failed') state.pollingFailedRaised = true;
     await recordHealthCondition({
       ...deviceRef(device),
       condition: healthCondition,
       active: true,
-      reason: dueReason(healthCondition, settings),
+      reason: dueReason(healthCondition, settings, state),
     });
   }
-  if (due.length > 0) await publishStatus(device);
+  if (raised > 0) await publishStatus(device);
 }
 
-function dueReason(healthCondition: HealthCondition, settings: DeviceSettings): string {
-  return healthCondition === 'not_polling'
-    ? `no successful TAP poll within ${settings.notPollingDeadlineMs / 60_000} minutes of the device's creation`
-    : `no TAP event received within ${settings.noDataDeadlineMs / 60_000} minutes of the device's creation`;
+function dueReason(healthCondition: HealthCondition, settings: DeviceSettings, state: DeviceState): string {
+  if (healthCondition === 'not_polling') {
+    return `no successful TAP poll within ${settings.notPollingDeadlineMs / 60_000} minutes of the device's creation`;
+  }
+  if (healthCondition === 'no_data') {
+    return `no TAP event received within ${settings.noDataDeadlineMs / 60_000} minutes of the device's creation`;
+  }
+  const { count, since } = state.pollFailures;
+  return `${count} TAP polls in a row failed since ${since}; last error: ${state.lastPoll?.error ?? 'unknown'}`;
 }
 
 /** Waits for `ms` (or forever when undefined), ending early on a message, a due deadline or continue-as-new. */
@@ -338,6 +372,23 @@ function isCredentialFailure(err: unknown): boolean {
     err.cause instanceof ApplicationFailure &&
     (err.cause.type === TapAuthError.name || err.cause.type === TapForbiddenError.name)
   );
+}
+
+/**
+ * Returns the TAP requests that a failed device activity sent, counting the attempts that
+ * Temporal retried before the failure. The activity puts the count in its failure details. A
+ * timeout carries no count, because a crashed or stalled attempt reports nothing, so it is
+ * counted as one request per attempt.
+ */
+function tapCallsOfFailure(err: unknown): number {
+  if (!(err instanceof ActivityFailure)) return 0;
+  if (err.cause instanceof ApplicationFailure) {
+    const details: unknown = err.cause.details?.[0];
+    const calls = typeof details === 'object' && details !== null ? (details as { tapCalls?: unknown }).tapCalls : null;
+    if (typeof calls === 'number' && Number.isInteger(calls) && calls >= 0) return calls;
+  }
+  const retried = err.retryState === RetryState.MAXIMUM_ATTEMPTS_REACHED;
+  return retried ? (activityOptions.retry?.maximumAttempts ?? 1) : 1;
 }
 
 function failureMessage(err: unknown): string {

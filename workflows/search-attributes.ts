@@ -11,7 +11,7 @@ export const ORG_ID = defineSearchAttributeKey('TapMdrOrgId', SearchAttributeTyp
 /** Device id within the organization. */
 export const DEVICE_ID = defineSearchAttributeKey('TapMdrDeviceId', SearchAttributeType.KEYWORD);
 
-/** Device health: `healthy`, `not_polling`, `no_data`, `credentials_rejected`, … */
+/** Device health: `pending`, `healthy`, `credentials_rejected`, `polling_failed`, `not_polling` or `no_data`. */
 export const DEVICE_HEALTH = defineSearchAttributeKey('TapMdrHealth', SearchAttributeType.KEYWORD);
 
 /** Every key above, for server registration. */

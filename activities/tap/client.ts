@@ -68,6 +68,7 @@ export class TapClient {
   readonly #secret: string;
   readonly #dispatcher: Dispatcher | undefined;
   readonly #now: () => Date;
+  #requestsSent = 0;
 
   constructor(options: TapClientOptions) {
     this.baseUrl = (options.baseUrl ?? DEFAULT_TAP_BASE_URL).replace(/\/+$/, '');
@@ -78,6 +79,11 @@ export class TapClient {
     this.#authorization = `Basic ${Buffer.from(`${options.principal}:${options.secret}`).toString('base64')}`;
     this.#dispatcher = options.dispatcher;
     this.#now = options.now ?? (() => new Date());
+  }
+
+  /** HTTP requests this client has started, including those that failed or got no response. */
+  get requestsSent(): number {
+    return this.#requestsSent;
   }
 
   /** Fetches every event type of one window from `/v2/siem/all`. */
@@ -125,6 +131,7 @@ export class TapClient {
     const timeout = AbortSignal.timeout(this.timeoutMs);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
     this.budget.record(pool, this.#now());
+    this.#requestsSent += 1;
 
     try {
       const response = await request(url, {

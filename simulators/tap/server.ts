@@ -17,7 +17,7 @@ import type { TapEventType } from '../../activities/tap/types.ts';
 import { checkFault, parseFaultSpec, type Fault } from './faults.ts';
 import { generateTapEvents, type GenerateOptions, type SimulatorEvent } from './generator.ts';
 import { BadQueryError, resolveQueryWindow } from './interval.ts';
-import { checkSimulatorEvent, loadScenario, parseEventStream } from './scenario.ts';
+import { checkSimulatorEvent, loadScenario, parseEventStream, type Scenario } from './scenario.ts';
 import { EventStore } from './store.ts';
 
 /** Credentials the simulator accepts when none are given. */
@@ -38,6 +38,8 @@ export interface TapSimulatorOptions {
   events?: SimulatorEvent[];
   /** A scenario folder or file (see ./scenario.ts); its settings apply where options leave them unset. */
   scenarioPath?: string;
+  /** A scenario loaded already, used in place of `scenarioPath`. */
+  scenario?: Scenario;
   /** Generated events, added to the others. */
   generate?: GenerateOptions;
   /** An event becomes visible this long after its creation. Default 0. */
@@ -89,7 +91,8 @@ interface ActiveFault extends Fault {
 
 /** Starts a simulator and resolves once it listens. */
 export async function startTapSimulator(options: TapSimulatorOptions = {}): Promise<TapSimulator> {
-  const scenario = options.scenarioPath ? loadScenario(options.scenarioPath) : { settings: {}, events: [] };
+  const scenario =
+    options.scenario ?? (options.scenarioPath ? loadScenario(options.scenarioPath) : { settings: {}, events: [] });
   const principal = options.principal ?? scenario.settings.principal ?? DEFAULT_SIMULATOR_PRINCIPAL;
   const secret = options.secret ?? scenario.settings.secret ?? DEFAULT_SIMULATOR_SECRET;
   const forbidden =
