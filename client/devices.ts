@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { sealSecret } from '../activities/secrets.ts';
 import type { Actor, DeviceRecord, WorkbenchStore } from '../activities/store/types.ts';
-import { AUTO_REMEDIATE_DELIVERED } from '../activities/store/types.ts';
+import { AUTO_REMEDIATE_DELIVERED, tapSecretRefPrefix } from '../activities/store/types.ts';
 import { deviceWorkflow } from '../workflows/device.ts';
 import type { DeviceSettings, DeviceWorkflowInput } from '../workflows/device-types.ts';
 import { DEVICE_HEALTH, DEVICE_ID, ORG_ID } from '../workflows/search-attributes.ts';
@@ -52,16 +52,31 @@ export interface RegistrationContext {
 /** Outcome of {@link registerDevice}. */
 export interface RegistrationResult {
   workflowId: string;
-  /** False when the device was already in the store. */
+  /** False when the device was already in the store and not removed. */
   created: boolean;
   /** False when its workflow was already running. */
   started: boolean;
 }
 
 /**
- * Registers a device and starts its workflow. Registering a device that exists changes
- * nothing, except that its workflow is started if it is not running (for example after a
- * crash between the two steps).
+ * How long a re-add waits for the workflow run of the removed device to end after its
+ * decommission signal, in milliseconds, before it terminates that run.
+ */
+const REMOVED_RUN_GRACE_MS = 10_000;
+
+/** Returns a new secret reference for a device's TAP secret. */
+export function newTapSecretRef(orgId: string, deviceId: string): string {
+  // A fresh reference per registration and replacement, so that a ciphertext never outlives its use.
+  return `${tapSecretRefPrefix(orgId, deviceId)}${randomUUID()}`;
+}
+
+/**
+ * Registers a device and starts its workflow. Registering a device that exists and is not
+ * removed changes nothing, except that its workflow is started if it is not running (for
+ * example after a crash between the two steps). Registering a removed device registers it
+ * afresh: the new options and secret replace the old ones, `createdAt` (from which the health
+ * deadlines count) is now, and a new workflow run starts once the removed device's run has
+ * ended.
  */
 export async function registerDevice(
   context: RegistrationContext,
@@ -74,9 +89,13 @@ export async function registerDevice(
   await store.ensureOrganization(orgId, actor);
   let device = await store.getDevice(orgId, deviceId);
   let created = false;
+  if (device?.removedAt) {
+    // The removed run reports its final status to the store, which must not overwrite the new row.
+    await endRemovedRun(context.client, orgId, deviceId);
+    device = null;
+  }
   if (!device) {
-    // A fresh reference per registration, so that a ciphertext never outlives its device.
-    const secretRef = `tap:${orgId}:${deviceId}:${randomUUID()}`;
+    const secretRef = newTapSecretRef(orgId, deviceId);
     await store.putSecret(secretRef, sealSecret(registration.secret, secretRef, context.secretKey), actor);
     const record: DeviceRecord = {
       orgId,
@@ -92,6 +111,10 @@ export async function registerDevice(
       removedAt: null,
     };
     created = await store.addDevice(record, actor);
+    if (!created) {
+      // A concurrent registration stored the device first, so nothing references this secret.
+      await store.deleteSecret(secretRef, actor);
+    }
     device = created ? record : await store.getDevice(orgId, deviceId);
     if (!device) throw new Error(`device ${orgId}:${deviceId} vanished during registration`);
   }
@@ -145,6 +168,34 @@ async function startDeviceWorkflow(
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return false;
     throw err;
+  }
+}
+
+/**
+ * Waits up to {@link REMOVED_RUN_GRACE_MS} for the running workflow of a removed device to end
+ * after its decommission signal, then terminates it. Without a worker the signal is never
+ * handled, and a new run cannot start while the old one runs.
+ */
+async function endRemovedRun(client: Client, orgId: string, deviceId: string): Promise<void> {
+  if (!(await isDeviceRunning(client, orgId, deviceId))) return;
+  const handle = client.workflow.getHandle(deviceWorkflowId(orgId, deviceId));
+
+  // Any outcome of the run (completed, failed, terminated) ends the wait, and describe tells whether it still runs.
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    handle.result().catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, REMOVED_RUN_GRACE_MS);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (!(await isDeviceRunning(client, orgId, deviceId))) return;
+
+  try {
+    await handle.terminate('the device was removed and is being registered again');
+  } catch (err) {
+    // The run ended between the wait and the terminate request.
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
   }
 }
 

@@ -89,3 +89,17 @@ export function validateBaseUrl(field: string, value: string): string {
   }
   return url.href.replace(/\/$/, '');
 }
+
+/**
+ * Describes a `JSON.parse` failure without the text that V8 quotes from the input, because the
+ * file may hold a secret: "not valid JSON", with the position when V8 reports one.
+ */
+export function describeJsonSyntaxError(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/Unexpected end of JSON input/.test(message)) return 'not valid JSON (it ends too early)';
+
+  const position = /at position \d+(?: \(line \d+ column \d+\))?/.exec(message);
+  if (position) return `not valid JSON (error ${position[0]})`;
+  const token = /^Unexpected token '[^']{1,2}'/.exec(message);
+  return token ? `not valid JSON (${token[0].toLowerCase()})` : 'not valid JSON';
+}

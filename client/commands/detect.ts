@@ -5,10 +5,11 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { detectEvents, type AlertState, type EventResult } from '../../activities/detection/index.ts';
-import { parseSiemResponse } from '../../activities/tap/parse.ts';
+import { parseSiemObject, parseSiemResponse, TAP_EVENT_TYPES } from '../../activities/tap/parse.ts';
 import type { InvalidTapEvent, TapSiemBatch } from '../../activities/tap/types.ts';
 import { CliError, type Command } from '../command.ts';
 import { printable } from '../store-config.ts';
+import { describeJsonSyntaxError } from '../validate.ts';
 
 const USAGE = `Usage: tap-mdr detect FILE [--json]
 
@@ -30,11 +31,34 @@ function readBatch(file: string): TapSiemBatch {
   } catch (err) {
     throw new CliError('TAP_MDR_FILE_UNREADABLE', `cannot read ${file}: ${(err as Error).message}`, 2);
   }
+  // TAP returns an empty body (HTTP 204) for a window with no events.
+  if (body.trim() === '') return parseSiemResponse(body);
+
+  let value: unknown;
   try {
-    return parseSiemResponse(body);
+    value = JSON.parse(body);
   } catch (err) {
-    throw new CliError('TAP_MDR_INVALID_TAP_RESPONSE', `${file} is not a TAP SIEM response: ${(err as Error).message}`);
+    throw notSiemResponse(file, `it is ${describeJsonSyntaxError(err)}`);
   }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    const type = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+    throw notSiemResponse(file, `its JSON is ${type}, not an object`);
+  }
+
+  // Every SIEM response has queryEndTime and the event arrays, so an object with none of them
+  // is some other JSON file, which would otherwise read as a window without events.
+  const keys = ['queryEndTime', ...TAP_EVENT_TYPES];
+  if (!keys.some((key) => key in value)) {
+    throw notSiemResponse(file, `it has no queryEndTime and none of ${TAP_EVENT_TYPES.join(', ')}`);
+  }
+  return parseSiemObject(value as Record<string, unknown>);
+}
+
+function notSiemResponse(file: string, problem: string): CliError {
+  return new CliError(
+    'TAP_MDR_INVALID_TAP_RESPONSE',
+    `${file} is not a TAP SIEM response: ${problem}; save the body of a /v2/siem request made with format=json`,
+  );
 }
 
 /** Returns the JSON line of an alert, with the fields that scripts rely on first. */

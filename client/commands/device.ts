@@ -3,12 +3,18 @@
  * commands for Proofpoint TAP devices.
  */
 import { readFileSync } from 'node:fs';
-import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  ServiceError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+} from '@temporalio/client';
 import { loadSecretKey, sealSecret } from '../../activities/secrets.ts';
 import { openStore } from '../../activities/store/index.ts';
-import type { WorkbenchStore } from '../../activities/store/types.ts';
+import type { DeviceRecord, WorkbenchStore } from '../../activities/store/types.ts';
 import { resolveRuntimeConfig, type RuntimeConfig } from '../../workers/config.ts';
 import {
   decommissionSignal,
@@ -22,6 +28,7 @@ import { CliError, type Command } from '../command.ts';
 import {
   DEFAULT_TAP_BASE_URL,
   deviceWorkflowId,
+  newTapSecretRef,
   parseDeviceRef,
   registerDevice,
   type RegistrationResult,
@@ -36,12 +43,14 @@ Actions:
   add --org ORG --name NAME --principal PRINCIPAL [--location TEXT] [--device-id ID]
       [--secret-file FILE] [--tap-url URL] [--poll-interval SECONDS]
                          register a Proofpoint TAP device and start its workflow; the TAP
-                         secret is read from --secret-file, else from standard input
+                         secret is read from --secret-file, else from standard input. Adding
+                         a removed device registers it again with the new options
   list [--org ORG]       list registered devices with their phase and health
   show ORG:DEVICE        show the live status of one device
   pause ORG:DEVICE       stop polling (health deadlines keep running)
   resume ORG:DEVICE      resume polling
-  remove ORG:DEVICE      decommission the device: its workflow ends cleanly
+  remove ORG:DEVICE      decommission the device: its workflow ends cleanly, its TAP secrets
+                         are deleted, and it leaves the device list
   set-credentials ORG:DEVICE --principal PRINCIPAL [--secret-file FILE]
                          replace the TAP credentials; TAP checks them before they are used
 
@@ -167,8 +176,7 @@ async function list(flags: Flags): Promise<void> {
     const rows = devices.map((device) =>
       [`${device.orgId}:${device.deviceId}`, device.name, device.location, device.status, device.health].join('\t'),
     );
-    const publicFields = devices.map(({ secretRef: _secretRef, ...device }) => device);
-    print(flags, publicFields, ['DEVICE\tNAME\tLOCATION\tPHASE\tHEALTH', ...rows].join('\n'));
+    print(flags, devices.map(publicFields), ['DEVICE\tNAME\tLOCATION\tPHASE\tHEALTH', ...rows].join('\n'));
   } finally {
     await store.close();
   }
@@ -176,30 +184,55 @@ async function list(flags: Flags): Promise<void> {
 
 async function show(flags: Flags, positionals: string[]): Promise<void> {
   const { orgId, deviceId } = requireDeviceRef(positionals);
-  await withSession(flags, async ({ client }) => {
+  await withSession(flags, async ({ client, store }) => {
+    // A removed device's workflow has ended, so the store's record is its last status.
+    const device = await store.getDevice(orgId, deviceId);
+    if (device?.removedAt) {
+      print(flags, publicFields(device), formatRemovedDevice(device));
+      return;
+    }
     const status = await queryStatus(client, orgId, deviceId);
     print(flags, status, formatStatus(status));
   });
 }
 
-async function signal(flags: Flags, positionals: string[], action: 'pause' | 'resume' | 'remove'): Promise<void> {
+async function signal(flags: Flags, positionals: string[], action: 'pause' | 'resume'): Promise<void> {
   const { orgId, deviceId } = requireDeviceRef(positionals);
-  await withSession(flags, async ({ client, store }) => {
+  await withSession(flags, async ({ client }) => {
     const handle = client.workflow.getHandle(deviceWorkflowId(orgId, deviceId));
     try {
-      if (action === 'pause') await handle.signal(pauseSignal);
-      if (action === 'resume') await handle.signal(resumeSignal);
-      if (action === 'remove') {
-        await handle.signal(decommissionSignal, { reason: `removed by ${actorFromEnv().name}` });
-        await store.updateDeviceStatus(orgId, deviceId, { status: 'decommissioned' });
-        await store.audit(actorFromEnv(), 'device.remove', `${orgId}:${deviceId}`, {});
-      }
+      await handle.signal(action === 'pause' ? pauseSignal : resumeSignal);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw deviceNotRunning(orgId, deviceId);
       throw err;
     }
-    const done = { pause: 'pause requested', resume: 'resume requested', remove: 'decommission requested' }[action];
+    const done = { pause: 'pause requested', resume: 'resume requested' }[action];
     print(flags, { orgId, deviceId, action }, `device ${orgId}:${deviceId}: ${done}`);
+  });
+}
+
+async function remove(flags: Flags, positionals: string[]): Promise<void> {
+  const { orgId, deviceId } = requireDeviceRef(positionals);
+  await withSession(flags, async ({ client, store }) => {
+    const actor = actorFromEnv();
+    let running = true;
+    try {
+      await client.workflow
+        .getHandle(deviceWorkflowId(orgId, deviceId))
+        .signal(decommissionSignal, { reason: `removed by ${actor.name}` });
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      running = false;
+    }
+
+    // Only after the signal, because a workflow that did not receive it still needs its secret.
+    const removed = await store.removeDevice(orgId, deviceId, actor);
+    if (!removed && !running) throw deviceNotFound(orgId, deviceId);
+
+    const text = running
+      ? `device ${orgId}:${deviceId}: removed; decommission requested`
+      : `device ${orgId}:${deviceId}: removed; its workflow was not running`;
+    print(flags, { orgId, deviceId, action: 'remove' }, text);
   });
 }
 
@@ -209,26 +242,73 @@ async function setCredentials(flags: Flags, positionals: string[]): Promise<void
   const secret = readSecret(flags);
 
   await withSession(flags, async ({ config, client, store }) => {
-    const secretRef = `tap:${orgId}:${deviceId}:${randomUUID()}`;
-    await store.putSecret(secretRef, sealSecret(secret, secretRef, loadSecretKey(config.dataDir)), actorFromEnv());
+    const actor = actorFromEnv();
+    const device = await store.getDevice(orgId, deviceId);
+    if (!device) throw deviceNotFound(orgId, deviceId);
+    if (device.removedAt) throw deviceRemoved(device);
+
+    const secretRef = newTapSecretRef(orgId, deviceId);
+    await store.putSecret(secretRef, sealSecret(secret, secretRef, loadSecretKey(config.dataDir)), actor);
 
     const handle = client.workflow.getHandle(deviceWorkflowId(orgId, deviceId));
     let status: DeviceStatus;
     try {
       status = await handle.executeUpdate(replaceCredentialsUpdate, { args: [{ principal, secretRef }] });
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw deviceNotRunning(orgId, deviceId);
-      if (err instanceof WorkflowUpdateFailedError) {
+      if (err instanceof WorkflowNotFoundError) {
+        await store.deleteSecret(secretRef, actor);
+        throw deviceNotRunning(orgId, deviceId);
+      }
+      if (err instanceof WorkflowUpdateFailedError && failedBeforeInstalling(err)) {
+        await store.deleteSecret(secretRef, actor);
         throw new CliError(
           'TAP_MDR_CREDENTIALS_REJECTED',
           `${err.cause?.message ?? err.message}; the old credentials stay in force`,
         );
       }
+      if (err instanceof WorkflowUpdateFailedError) {
+        throw new CliError(
+          'TAP_MDR_CREDENTIALS_UNCONFIRMED',
+          `${err.cause?.message ?? err.message}; the workflow switched to the new credentials before this ` +
+            `failure, so check the device with \`tap-mdr device show ${orgId}:${deviceId}\``,
+        );
+      }
       throw err;
     }
-    await store.audit(actorFromEnv(), 'device.set-credentials', `${orgId}:${deviceId}`, { principal });
+
+    // The update returns only after the workflow switched to the new credentials, so from here
+    // on it reads only the new secret, and the old one can be deleted.
+    // NOTE: a poll that started with the old credentials and is retried after this point finds
+    // the old secret gone. It records one poll error, and the next poll uses the new secret.
+    const recorded = await store.replaceDeviceCredentials(
+      orgId,
+      deviceId,
+      { principal, secretRef },
+      device.secretRef,
+      actor,
+    );
+    if (!recorded) {
+      // NOTE: another set-credentials was recorded between this command's read and write. Which of
+      // the two the workflow took last is unknown, so both secrets stay until the device is removed.
+      await store.audit(actor, 'device.set-credentials', `${orgId}:${deviceId}`, { principal, secretRef });
+      console.error(
+        `tap-mdr device: warning: the credentials of ${orgId}:${deviceId} were replaced concurrently; ` +
+          'run set-credentials again to be sure which ones are in force',
+      );
+    }
     print(flags, status, `device ${orgId}:${deviceId}: new credentials accepted by TAP\n${formatStatus(status)}`);
   });
+}
+
+/**
+ * Returns true when a failed replaceCredentials update never installed the new credentials:
+ * TAP rejected them, the credential check failed, or the validator rejected the update. A
+ * failure of a later step (a status report) comes after the workflow switched to them.
+ */
+function failedBeforeInstalling(err: WorkflowUpdateFailedError): boolean {
+  const cause = err.cause;
+  if (cause instanceof ActivityFailure) return cause.activityType === 'checkCredentials';
+  return cause instanceof ApplicationFailure;
 }
 
 /** Queries a device workflow's status. */
@@ -266,6 +346,36 @@ export function formatStatus(status: DeviceStatus): string {
     `auto deletion: ${status.preferences.autoRemediateDelivered ? 'on' : 'off'}`,
     `TAP calls/24h: ${status.tapCalls24h}`,
   ].join('\n');
+}
+
+/** Returns a device record without its secret reference, for output. */
+function publicFields(device: DeviceRecord): Omit<DeviceRecord, 'secretRef'> {
+  const { secretRef: _secretRef, ...fields } = device;
+  return fields;
+}
+
+function formatRemovedDevice(device: DeviceRecord): string {
+  return [
+    `device:        ${device.orgId}:${device.deviceId} (${device.name})`,
+    `phase:         decommissioned`,
+    `removed:       ${device.removedAt}`,
+    `registered:    ${device.createdAt}`,
+  ].join('\n');
+}
+
+function deviceNotFound(orgId: string, deviceId: string): CliError {
+  return new CliError(
+    'TAP_MDR_DEVICE_NOT_FOUND',
+    `device ${orgId}:${deviceId} is not registered; list devices with \`tap-mdr device list\``,
+  );
+}
+
+function deviceRemoved(device: DeviceRecord): CliError {
+  return new CliError(
+    'TAP_MDR_DEVICE_REMOVED',
+    `device ${device.orgId}:${device.deviceId} was removed at ${device.removedAt}; ` +
+      'register it again with `tap-mdr device add`',
+  );
 }
 
 function deviceNotRunning(orgId: string, deviceId: string): CliError {
@@ -320,8 +430,9 @@ export const commands: Record<string, Command> = {
           return show(flags, positionals);
         case 'pause':
         case 'resume':
-        case 'remove':
           return signal(flags, positionals, action);
+        case 'remove':
+          return remove(flags, positionals);
         case 'set-credentials':
           return setCredentials(flags, positionals);
         default:

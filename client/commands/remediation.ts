@@ -30,7 +30,8 @@ const CONFIG_USAGE = `Usage: tap-mdr config set --org ORG ${AUTO_REMEDIATE_DELIV
 
 Sets an organization preference, records it in the audit log, and signals every running device
 workflow of the organization. Alerts ingested afterwards are judged by the new value; earlier
-alerts are not remediated (use \`tap-mdr remediate ALERT_ID\`).`;
+alerts are not remediated (use \`tap-mdr remediate ALERT_ID\`). The organization must exist:
+\`tap-mdr device add\` and \`tap-mdr email-provider set\` create it.`;
 
 const OPTIONS = {
   org: { type: 'string' },
@@ -177,6 +178,16 @@ async function configSet(argv: string[]): Promise<void> {
 
   const config = resolveRuntimeConfig({ dataDir: flags['data-dir'] });
   await withStore({ dataDir: config.dataDir }, async (store) => {
+    // A misspelt org would otherwise become a new, empty organization.
+    if (!(await store.organizationExists(orgId))) {
+      throw new CliError(
+        'TAP_MDR_ORG_NOT_FOUND',
+        `organization ${JSON.stringify(orgId)} not found; an organization is created when its first device is ` +
+          'added (`tap-mdr device add --org ORG …`) or its email provider is set (`tap-mdr email-provider set ' +
+          '--org ORG …`). List devices with `tap-mdr device list`',
+      );
+    }
+
     const client = await connectTemporal(config);
     try {
       const signalled = await setAutoRemediateDelivered(

@@ -4,8 +4,9 @@
  */
 import { parseArgs } from 'node:util';
 import { CliError, type Command } from '../command.ts';
+import { listenOrExplain, loadScenarioOption, portNumber } from '../sim-options.ts';
 import { parseFaultSpec, type Fault } from '../../simulators/tap/faults.ts';
-import { startTapSimulator } from '../../simulators/tap/server.ts';
+import { startTapSimulator, type TapSimulatorOptions } from '../../simulators/tap/server.ts';
 import { runMailSimulatorCli } from '../../simulators/mail/cli.ts';
 
 /** Simulator runners by name; each parses its own options and resolves when the simulator has stopped. */
@@ -71,10 +72,12 @@ export async function runTapSimulator(argv: string[]): Promise<void> {
     throw new CliError('INVALID_FAULT', (err as Error).message, 2);
   }
 
-  const simulator = await startTapSimulator({
-    port: wholeNumber('--port', values.port),
+  const port = portNumber('--port', values.port);
+  const scenario = values.data === undefined ? undefined : loadScenarioOption('--data', values.data);
+  const options: TapSimulatorOptions = {
+    port,
     host: values.host,
-    scenarioPath: values.data,
+    scenario,
     principal: values.principal,
     secret: values.secret,
     generate,
@@ -82,7 +85,10 @@ export async function runTapSimulator(argv: string[]): Promise<void> {
     callsPerDay: wholeNumber('--calls-per-day', values['calls-per-day']),
     faults,
     log: (record) => console.log(JSON.stringify({ time: new Date().toISOString(), simulator: 'tap', ...record })),
-  });
+  };
+  const simulator = await listenOrExplain(`${values.host}:${port}`, '--port or --host', () =>
+    startTapSimulator(options),
+  );
 
   console.log(`TAP simulator listening on ${simulator.url}`);
   console.log(`  principal: ${simulator.principal}`);

@@ -3,7 +3,7 @@
  * stored and counted but raise no alert; every change is written to the audit log.
  */
 import { parseArgs } from 'node:util';
-import { SUPPRESSION_FIELDS, type SuppressionField } from '../../activities/store/types.ts';
+import { SUPPRESSION_FIELD_VALUES, SUPPRESSION_FIELDS, type SuppressionField } from '../../activities/store/types.ts';
 import { CliError, type Command } from '../command.ts';
 import { actorFromEnv, printable, withStore } from '../store-config.ts';
 import { validateId, validateText } from '../validate.ts';
@@ -19,7 +19,8 @@ Actions:
 
 Fields:
   senderDomain    envelope sender domain; also matches its subdomains
-  classification  malware, phish, spam, impostor
+  classification  malware, phish, spam, impostor, or unknown (a TAP classification that
+                  this version does not know)
   recipient       a recipient address; removed from message alerts, and an event with no
                   other recipient is suppressed
   threatId        TAP threatID (64 hex digits)
@@ -60,17 +61,42 @@ function validateField(value: string | undefined): SuppressionField {
   );
 }
 
+/** Checks the value of a field that has a closed set of values; matching ignores case. */
+function validateFieldValue(field: SuppressionField, value: string): string {
+  const allowed: readonly string[] | undefined = SUPPRESSION_FIELD_VALUES[field];
+  if (allowed && !allowed.includes(value.toLowerCase())) {
+    throw new CliError(
+      'TAP_MDR_INVALID_INPUT',
+      `invalid value: ${JSON.stringify(value)} is not a ${field}; pass --value with one of ${allowed.join(', ')}`,
+      2,
+    );
+  }
+  return value;
+}
+
 async function add(flags: Flags): Promise<void> {
+  const orgId = validateId('org', flags.org);
+  const deviceId = validateId('device', flags.device);
+  const field = validateField(flags.field);
   const rule = {
-    orgId: validateId('org', flags.org),
-    deviceId: validateId('device', flags.device),
-    field: validateField(flags.field),
-    value: validateText('value', flags.value, { required: true, max: 320 }),
+    orgId,
+    deviceId,
+    field,
+    value: validateFieldValue(field, validateText('value', flags.value, { required: true, max: 320 })),
     comment: validateText('comment', flags.comment, { required: false, max: 500 }),
   };
-  const stored = await withStore({ 'data-dir': flags['data-dir'] }, (store) =>
-    store.addTuningRule(rule, actorFromEnv()),
-  );
+  const stored = await withStore({ 'data-dir': flags['data-dir'] }, async (store) => {
+    // A rule keyed to a misspelt device would never match, so the device must be registered.
+    const device = await store.getDevice(rule.orgId, rule.deviceId);
+    if (!device || device.removedAt) {
+      const state = device ? `was removed at ${device.removedAt}` : 'is not registered';
+      throw new CliError(
+        'TAP_MDR_DEVICE_NOT_FOUND',
+        `device ${rule.orgId}:${rule.deviceId} ${state}; list devices with \`tap-mdr device list --org ${rule.orgId}\``,
+      );
+    }
+    return store.addTuningRule(rule, actorFromEnv());
+  });
   if (flags.json) console.log(JSON.stringify(stored, null, 2));
   else
     console.log(`${stored.ruleId}  ${stored.orgId}:${stored.deviceId}  ${stored.field} = ${printable(stored.value)}`);

@@ -2,10 +2,9 @@
  * `tap-mdr sim mail`: runs the Microsoft Graph and Gmail simulator until Ctrl-C and prints the
  * settings that point a mail provider at it.
  */
-import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CliError } from '../../client/command.ts';
-import { loadScenario } from '../tap/scenario.ts';
+import { listenOrExplain, loadScenarioOption, portNumber, writeOptionFile } from '../../client/sim-options.ts';
 import { startMailSimulator } from './index.ts';
 import { seedFromTapEvents } from './seed.ts';
 import { createSelfSignedCertificate } from './tls.ts';
@@ -46,19 +45,27 @@ export async function runMailSimulatorCli(argv: string[]): Promise<void> {
     return;
   }
 
+  // Every option is checked before the simulator listens, so a bad one leaves nothing running.
+  const port = portNumber('--port', values.port);
+  const latencyMs = wholeNumber('--latency-ms', values['latency-ms']);
+  const maxConcurrentPerMailbox = wholeNumber('--max-concurrent', values['max-concurrent']);
+  const scenario = values.data === undefined ? undefined : loadScenarioOption('--data', values.data);
   const tls = values.tls ? await createSelfSignedCertificate() : undefined;
-  if (tls && values['cert-out']) writeFileSync(values['cert-out'], tls.cert);
+  if (tls && values['cert-out']) writeOptionFile('--cert-out', values['cert-out'], tls.cert);
 
-  const sim = await startMailSimulator({
-    port: wholeNumber('--port', values.port),
-    ...(tls ? { tls } : {}),
-    latencyMs: wholeNumber('--latency-ms', values['latency-ms']),
-    maxConcurrentPerMailbox: wholeNumber('--max-concurrent', values['max-concurrent']),
-  });
-  if (values['key-out'])
-    writeFileSync(values['key-out'], JSON.stringify(sim.googleServiceAccountKey, null, 2), { mode: 0o600 });
+  const sim = await listenOrExplain(`127.0.0.1:${port}`, '--port', () =>
+    startMailSimulator({ port, ...(tls ? { tls } : {}), latencyMs, maxConcurrentPerMailbox }),
+  );
+  if (values['key-out']) {
+    try {
+      writeOptionFile('--key-out', values['key-out'], JSON.stringify(sim.googleServiceAccountKey, null, 2), 0o600);
+    } catch (err) {
+      await sim.close();
+      throw err;
+    }
+  }
   for (const address of values.mailbox) sim.addMailbox(address);
-  const copies = values.data ? seedFromTapEvents(sim, loadScenario(values.data).events) : 0;
+  const copies = scenario ? seedFromTapEvents(sim, scenario.events) : 0;
 
   console.log(`mail simulator listening on ${sim.url} (${copies} message copies seeded)`);
   console.log(

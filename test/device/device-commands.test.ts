@@ -5,8 +5,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
+import { defaultPayloadConverter } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
+import { SqlWorkbenchStore } from '../../activities/store/index.ts';
+import { tapSecretRefPrefix } from '../../activities/store/types.ts';
+import { startTapSimulator } from '../../simulators/tap/server.ts';
+import type { DeviceStatus, DeviceWorkflowInput } from '../../workflows/device-types.ts';
 import { createStackWorker, startTestStack, type TestStack } from '../helpers/stack.ts';
 import { eventually, startDevServer } from '../helpers/temporal.ts';
 
@@ -30,13 +35,17 @@ describe('tap-mdr device', () => {
   });
 
   // Asynchronous on purpose: a synchronous spawn would block this process's in-process worker.
-  function cli(args: string[], input = ''): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  function cli(
+    args: string[],
+    input = '',
+    taskQueue = stack.taskQueue,
+  ): Promise<{ status: number | null; stdout: string; stderr: string }> {
     const child = spawn(process.execPath, ['bin/tap-mdr.js', 'device', ...args], {
       env: {
         ...process.env,
         TEMPORAL_ADDRESS: env.address,
         TAP_MDR_DATA_DIR: stack.dataDir,
-        TAP_MDR_TASK_QUEUE: stack.taskQueue,
+        TAP_MDR_TASK_QUEUE: taskQueue,
         TAP_MDR_ACTOR: 'test-operator',
         DATABASE_URL: '',
       },
@@ -47,6 +56,17 @@ describe('tap-mdr device', () => {
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
     child.stdin.end(input);
     return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })));
+  }
+
+  /** Returns the references of the stored TAP secrets of a device, read from the stack's database. */
+  async function deviceSecretRefs(orgId: string, deviceId: string): Promise<string[]> {
+    assert.ok(stack.store instanceof SqlWorkbenchStore);
+    const rows = await stack.store.db.query<{ secret_ref: string }>('SELECT secret_ref FROM secrets');
+    const prefix = tapSecretRefPrefix(orgId, deviceId);
+    return rows
+      .map((row) => row.secret_ref)
+      .filter((ref) => ref.startsWith(prefix))
+      .sort();
   }
 
   const addArgs = () => [
@@ -173,6 +193,10 @@ describe('tap-mdr device', () => {
       /phase:\s+polling/.test((await cli(['show', 'acme:hq-tap'])).stdout) ? true : undefined,
     );
 
+    const registered = await stack.store.getDevice('acme', 'hq-tap');
+    assert.ok(registered);
+    assert.deepEqual(await deviceSecretRefs('acme', 'hq-tap'), [registered.secretRef]);
+
     const rejected = await cli(
       ['set-credentials', 'acme:hq-tap', '--principal', stack.tap.principal],
       'wrong-secret\n',
@@ -180,6 +204,7 @@ describe('tap-mdr device', () => {
     assert.equal(rejected.status, 1);
     assert.match(rejected.stderr, /TAP rejected the new credentials.*401.*the old credentials stay in force/s);
     assert.ok(!rejected.stderr.includes('wrong-secret'), 'the rejected secret is not echoed');
+    assert.deepEqual(await deviceSecretRefs('acme', 'hq-tap'), [registered.secretRef], 'rejected secret deleted');
 
     const accepted = await cli(
       ['set-credentials', 'acme:hq-tap', '--principal', stack.tap.principal],
@@ -187,15 +212,176 @@ describe('tap-mdr device', () => {
     );
     assert.equal(accepted.status, 0, accepted.stderr);
     assert.match(accepted.stdout, /new credentials accepted by TAP/);
+
+    const replaced = await stack.store.getDevice('acme', 'hq-tap');
+    assert.ok(replaced);
+    assert.notEqual(replaced.secretRef, registered.secretRef, 'the device row names the new secret');
+    assert.deepEqual(await deviceSecretRefs('acme', 'hq-tap'), [replaced.secretRef], 'replaced secret deleted');
+    assert.equal(await stack.store.getSecret(registered.secretRef), null);
+
+    // The workflow polls with the new secret only, so polling goes on after the old one is gone.
+    const polls = (JSON.parse((await cli(['show', 'acme:hq-tap', '--json'])).stdout) as DeviceStatus).counters.polls;
+    await eventually('a poll with the new credentials', async () => {
+      const shown = await cli(['show', 'acme:hq-tap', '--json']);
+      const status = JSON.parse(shown.stdout) as DeviceStatus;
+      return status.counters.polls > polls && status.lastPoll?.result !== 'error' ? true : undefined;
+    });
   });
 
   it('removes a device and reports an unknown one', async () => {
+    const registered = await stack.store.getDevice('acme', 'hq-tap');
+    assert.ok(registered);
     assert.equal((await cli(['remove', 'acme:hq-tap'])).status, 0);
     const final = (await env.client.workflow.getHandle('tap-device:acme:hq-tap').result()) as { phase: string };
     assert.equal(final.phase, 'decommissioned');
 
+    const removed = await stack.store.getDevice('acme', 'hq-tap');
+    assert.ok(removed?.removedAt, 'removed_at is set');
+    assert.ok(removed.removedAt >= registered.createdAt);
+    assert.equal(removed.status, 'decommissioned');
+    assert.deepEqual(await deviceSecretRefs('acme', 'hq-tap'), [], 'its TAP secrets are deleted');
+
+    const listed = await cli(['list', '--org', 'acme', '--json']);
+    assert.equal(listed.status, 0, listed.stderr);
+    assert.deepEqual(JSON.parse(listed.stdout), [], 'a removed device is not listed');
+
+    const shown = await cli(['show', 'acme:hq-tap']);
+    assert.equal(shown.status, 0, shown.stderr);
+    assert.match(shown.stdout, /phase:\s+decommissioned/);
+    assert.match(shown.stdout, new RegExp(`removed:\\s+${removed.removedAt.replaceAll('.', '\\.')}`));
+    const shownJson = JSON.parse((await cli(['show', 'acme:hq-tap', '--json'])).stdout) as Record<string, unknown>;
+    assert.equal(shownJson.removedAt, removed.removedAt);
+    assert.ok(!('secretRef' in shownJson), 'no secret reference in show');
+
     const unknown = await cli(['show', 'acme:nope']);
     assert.equal(unknown.status, 1);
     assert.match(unknown.stderr, /no running workflow for device acme:nope/);
+    const unknownRemove = await cli(['remove', 'acme:nope']);
+    assert.equal(unknownRemove.status, 1);
+    assert.match(unknownRemove.stderr, /device acme:nope is not registered; list devices with `tap-mdr device list`/);
+  });
+
+  it('re-adds a removed device afresh', async () => {
+    const removed = await stack.store.getDevice('acme', 'hq-tap');
+    assert.ok(removed?.removedAt, 'the previous test removed the device');
+    const handle = env.client.workflow.getHandle('tap-device:acme:hq-tap');
+    const oldRunId = (await handle.describe()).runId;
+    const otherTap = await startTapSimulator({ host: '127.0.0.1', port: 0 });
+    try {
+      const readded = await cli(
+        [
+          'add',
+          '--org',
+          'acme',
+          '--device-id',
+          'hq-tap',
+          '--name',
+          'HQ TAP moved',
+          '--location',
+          'Paris office',
+          '--principal',
+          otherTap.principal,
+          '--tap-url',
+          otherTap.url,
+          '--poll-interval',
+          '3',
+          '--json',
+        ],
+        `${otherTap.secret}\n`,
+      );
+      assert.equal(readded.status, 0, readded.stderr);
+      assert.deepEqual(JSON.parse(readded.stdout), {
+        workflowId: 'tap-device:acme:hq-tap',
+        created: true,
+        started: true,
+      });
+
+      const device = await stack.store.getDevice('acme', 'hq-tap');
+      assert.ok(device);
+      assert.equal(device.removedAt, null);
+      assert.equal(device.name, 'HQ TAP moved');
+      assert.equal(device.location, 'Paris office');
+      assert.equal(device.tapBaseUrl, otherTap.url);
+      assert.ok(device.createdAt > removed.removedAt, 'createdAt is the time of the re-add');
+      assert.deepEqual(await deviceSecretRefs('acme', 'hq-tap'), [device.secretRef]);
+
+      const description = await handle.describe();
+      assert.notEqual(description.runId, oldRunId, 'a new workflow run');
+      assert.equal(description.status.name, 'RUNNING');
+      const history = await handle.fetchHistory();
+      const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+      assert.ok(payload);
+      const input = defaultPayloadConverter.fromPayload<DeviceWorkflowInput>(payload);
+      assert.equal(input.createdAt, device.createdAt, 'the health deadlines count from the re-add');
+      assert.equal(input.name, 'HQ TAP moved');
+      assert.equal(input.location, 'Paris office');
+      assert.equal(input.credentials.secretRef, device.secretRef);
+      assert.equal(input.settings?.pollIntervalMs, 3000);
+
+      await eventually('a poll of the new TAP URL', async () => {
+        const shown = await cli(['show', 'acme:hq-tap', '--json']);
+        const status = shown.status === 0 ? (JSON.parse(shown.stdout) as DeviceStatus) : undefined;
+        return status && status.counters.polls >= 1 && otherTap.callCount() > 0 ? status : undefined;
+      });
+
+      const listed = await cli(['list', '--org', 'acme', '--json']);
+      const devices = JSON.parse(listed.stdout) as Array<Record<string, unknown>>;
+      assert.deepEqual(
+        devices.map((entry) => [entry.deviceId, entry.name, entry.location]),
+        [['hq-tap', 'HQ TAP moved', 'Paris office']],
+      );
+
+      const again = await cli(addArgs(), `${stack.tap.secret}\n`);
+      assert.equal(again.status, 1, 'a registered device is still not added twice');
+      assert.match(again.stderr, /already registered and its workflow tap-device:acme:hq-tap is running/);
+    } finally {
+      // The run ends before the server stops, so no workflow task is left in flight.
+      await cli(['remove', 'acme:hq-tap']);
+      await handle.result().catch(() => undefined);
+      await otherTap.close();
+    }
+  });
+
+  it('re-add terminates an unhandled removed run', async () => {
+    // No worker polls this queue, so the decommission signal of `remove` is never handled.
+    const idleQueue = `${stack.taskQueue}-idle`;
+    const args = [
+      'add',
+      '--org',
+      'acme',
+      '--device-id',
+      'idle',
+      '--name',
+      'Idle TAP',
+      '--principal',
+      stack.tap.principal,
+    ];
+    const added = await cli([...args, '--tap-url', stack.tap.url], `${stack.tap.secret}\n`, idleQueue);
+    assert.equal(added.status, 0, added.stderr);
+    const handle = env.client.workflow.getHandle('tap-device:acme:idle');
+    const oldRunId = (await handle.describe()).runId;
+
+    const removed = await cli(['remove', 'acme:idle'], '', idleQueue);
+    assert.equal(removed.status, 0, removed.stderr);
+    assert.equal((await handle.describe()).status.name, 'RUNNING', 'the signal is still unhandled');
+
+    try {
+      const readded = await cli([...args, '--tap-url', stack.tap.url, '--json'], `${stack.tap.secret}\n`, idleQueue);
+      assert.equal(readded.status, 0, readded.stderr);
+      assert.deepEqual(JSON.parse(readded.stdout), {
+        workflowId: 'tap-device:acme:idle',
+        created: true,
+        started: true,
+      });
+
+      const oldRun = await env.client.workflow.getHandle('tap-device:acme:idle', oldRunId).describe();
+      assert.equal(oldRun.status.name, 'TERMINATED');
+      const newRun = await handle.describe();
+      assert.notEqual(newRun.runId, oldRunId);
+      assert.equal(newRun.status.name, 'RUNNING');
+      assert.equal((await stack.store.getDevice('acme', 'idle'))?.removedAt, null);
+    } finally {
+      await handle.terminate('test cleanup').catch(() => undefined);
+    }
   });
 });

@@ -1,18 +1,24 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { openStore } from '../../activities/store/index.ts';
-import type { WorkbenchStore } from '../../activities/store/types.ts';
+import { AUTO_REMEDIATE_DELIVERED, type WorkbenchStore } from '../../activities/store/types.ts';
 import { createPostgresSchema, createSqliteDirectory, type TestDatabase } from './databases.ts';
 import { fixture } from './suite.ts';
 
 const CLI = fileURLToPath(new URL('../../bin/tap-mdr.js', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('../fixtures/tap/', import.meta.url));
 
-/** Runs `tap-mdr` in a child process; `databaseUrl` selects PostgreSQL, as DATABASE_URL does. */
+/**
+ * Runs `tap-mdr` in a child process; `databaseUrl` selects PostgreSQL, as DATABASE_URL does.
+ * No Temporal server listens at TEMPORAL_ADDRESS, so a command that reaches Temporal fails.
+ */
 function tapMdr(args: string[], databaseUrl?: string) {
-  const env: NodeJS.ProcessEnv = { ...process.env, TAP_MDR_ACTOR: 'cli-test' };
+  const env: NodeJS.ProcessEnv = { ...process.env, TAP_MDR_ACTOR: 'cli-test', TEMPORAL_ADDRESS: '127.0.0.1:1' };
   delete env.DATABASE_URL;
   delete env.TAP_MDR_DATA_DIR;
   if (databaseUrl) env.DATABASE_URL = databaseUrl;
@@ -64,6 +70,46 @@ describe('tap-mdr detect', () => {
     assert.doesNotMatch(result.stdout, /\u2028/);
   });
 
+  it('rejects JSON that is not a SIEM response', () => {
+    const folder = mkdtempSync(join(tmpdir(), 'tap-mdr-detect-'));
+    try {
+      const cases: Array<[string, string, RegExp]> = [
+        ['empty-object.json', '{}', /it has no queryEndTime and none of messagesDelivered, messagesBlocked/],
+        ['other.json', '{"foo":1}', /it has no queryEndTime and none of messagesDelivered, messagesBlocked/],
+        ['array.json', '[]', /its JSON is an array, not an object/],
+        ['text.json', 'root:secret-line\n', /it is not valid JSON/],
+      ];
+      for (const [name, body, problem] of cases) {
+        const file = join(folder, name);
+        writeFileSync(file, body);
+        const result = tapMdr(['detect', file]);
+        assert.equal(result.status, 1, `exit code for ${name}: ${result.stderr}`);
+        assert.match(result.stderr, new RegExp(`${file.replaceAll('.', '\\.')} is not a TAP SIEM response`));
+        assert.match(result.stderr, problem);
+        assert.equal(result.stderr.trim().split('\n').length, 1, `one line for ${name}`);
+        assert.doesNotMatch(result.stderr, /secret-line/, 'the file content is not echoed');
+        assert.equal(result.stdout, '');
+      }
+
+      const quiet = join(folder, 'quiet.json');
+      writeFileSync(
+        quiet,
+        JSON.stringify({
+          queryEndTime: '2025-06-02T10:00:00Z',
+          messagesDelivered: [],
+          messagesBlocked: [],
+          clicksPermitted: [],
+          clicksBlocked: [],
+        }),
+      );
+      const result = tapMdr(['detect', quiet]);
+      assert.equal(result.status, 0, result.stderr);
+      assert.match(result.stdout, /^0 alerts, 0 ignored events, 0 invalid events$/m);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
   it('missing file is a usage error', () => {
     const result = tapMdr(['detect', `${FIXTURES}does-not-exist.json`]);
     assert.equal(result.status, 2);
@@ -85,6 +131,22 @@ for (const [kind, createDatabase] of [
       database = await createDatabase();
       store = await openStore(database.options);
       common = ['--data-dir', database.options.dataDir];
+      await store.addDevice(
+        {
+          orgId: 'acme',
+          deviceId: 'tap-eu',
+          name: 'TAP EU',
+          location: 'eu',
+          principal: 'principal-1',
+          secretRef: 'tap:acme:tap-eu:test',
+          tapBaseUrl: 'http://127.0.0.1:9',
+          createdAt: '2025-06-01T00:00:00.000Z',
+          status: 'polling',
+          health: 'healthy',
+          removedAt: null,
+        },
+        { name: 'test' },
+      );
       await store.ingest(context, fixture('01-all-mixed.json').events, []);
       await store.ingest(context, fixture('06-clicks-permitted-and-blocked.json').events, []);
     });
@@ -179,6 +241,73 @@ for (const [kind, createDatabase] of [
       const again = run(['tuning', 'remove', rule.ruleId]);
       assert.equal(again.status, 1);
       assert.match(again.stderr, /not found/);
+    });
+
+    it('tuning add rejects an unknown device', async () => {
+      const result = run(['tuning', 'add', '--org', 'acme', '--device', 'tap-us', '--field', 'senderDomain']);
+      assert.equal(result.status, 2, 'the missing value is reported first');
+
+      const unknown = run([
+        'tuning',
+        'add',
+        '--org',
+        'acme',
+        '--device',
+        'tap-us',
+        '--field',
+        'senderDomain',
+        '--value',
+        'example.net',
+      ]);
+      assert.equal(unknown.status, 1);
+      assert.match(unknown.stderr, /device acme:tap-us is not registered; list devices with `tap-mdr device list/);
+      assert.deepEqual(await store.listTuningRules({ orgId: 'acme', deviceId: 'tap-us' }), []);
+    });
+
+    it('tuning add rejects a misspelt classification', async () => {
+      const result = run([
+        'tuning',
+        'add',
+        '--org',
+        'acme',
+        '--device',
+        'tap-eu',
+        '--field',
+        'classification',
+        '--value',
+        'phishing',
+      ]);
+      assert.equal(result.status, 2);
+      assert.match(result.stderr, /invalid value: "phishing" is not a classification/);
+      assert.match(result.stderr, /one of malware, phish, spam, impostor, unknown/);
+      const rules = await store.listTuningRules({ orgId: 'acme', deviceId: 'tap-eu' });
+      assert.ok(!rules.some((rule) => rule.value === 'phishing'), 'no rule was stored');
+
+      const upper = run([
+        'tuning',
+        'add',
+        '--org',
+        'acme',
+        '--device',
+        'tap-eu',
+        '--field',
+        'classification',
+        '--value',
+        'MALWARE',
+        '--json',
+      ]);
+      assert.equal(upper.status, 0, upper.stderr);
+      assert.equal((JSON.parse(upper.stdout) as { value: string }).value, 'malware');
+    });
+
+    it('config set rejects an unknown organization', async () => {
+      const result = run(['config', 'set', '--org', 'acme-typo', AUTO_REMEDIATE_DELIVERED, 'true']);
+      assert.equal(result.status, 1);
+      assert.match(result.stderr, /organization "acme-typo" not found/);
+      assert.match(result.stderr, /`tap-mdr device add --org ORG …`/);
+      assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+      assert.equal(await store.organizationExists('acme-typo'), false);
+      assert.equal(await store.getOrgPreference('acme-typo', AUTO_REMEDIATE_DELIVERED), null);
     });
   });
 }
