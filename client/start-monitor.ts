@@ -3,6 +3,7 @@
  * changed, and deletion started or finished. It polls the device workflows' status queries and
  * the Workbench store; it never changes anything.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import type { AlertRecord, WorkbenchStore } from '../activities/store/types.ts';
 import type { DeviceStatus } from '../workflows/device-types.ts';
@@ -21,7 +22,11 @@ export interface MonitorOptions {
 
 /** A running monitor. */
 export interface Monitor {
-  /** Stops after the current look, if one is running. */
+  /**
+   * Stops the monitor: cancels a status query in flight and resolves once the current look has
+   * ended. A query can otherwise wait about 30 s, for example when the workflow's sticky task
+   * queue belongs to a worker that a crash ended.
+   */
   stop(): Promise<void>;
 }
 
@@ -50,41 +55,51 @@ const FINAL_REMEDIATION = new Set(['done', 'partial', 'failed']);
 export function startMonitor(options: MonitorOptions): Monitor {
   const devices = new Map<string, DeviceView>();
   let alerts: Map<string, AlertView> | null = null;
-  let stopped = false;
+  const stopping = new AbortController();
+  const { signal } = stopping;
 
   const look = async () => {
-    await lookAtDevices(options, devices);
-    alerts = await lookAtAlerts(options, alerts);
+    await lookAtDevices(options, devices, signal);
+    if (!signal.aborted) alerts = await lookAtAlerts(options, alerts);
   };
 
   const loop = (async () => {
-    while (!stopped) {
+    while (!signal.aborted) {
       try {
-        await look();
+        // Every Temporal call made inside `look` is cancelled when `stop` aborts the signal.
+        await options.client.withAbortSignal(signal, look);
       } catch (err) {
+        if (signal.aborted) break;
         options.print(line(`monitor: could not read the stack's state (${(err as Error).message}); retrying`));
       }
-      await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 1_500));
+      await sleep(options.intervalMs ?? 1_500, undefined, { signal }).catch(() => undefined);
     }
   })();
 
   return {
     stop: async () => {
-      stopped = true;
+      stopping.abort();
       await loop;
     },
   };
 }
 
-async function lookAtDevices(options: MonitorOptions, seen: Map<string, DeviceView>): Promise<void> {
+async function lookAtDevices(
+  options: MonitorOptions,
+  seen: Map<string, DeviceView>,
+  signal: AbortSignal,
+): Promise<void> {
   const devices = (await options.store.listDevices()).filter((device) => device.removedAt === null);
   for (const device of devices) {
+    if (signal.aborted) return;
     const ref = `${device.orgId}:${device.deviceId}`;
     const before = seen.get(ref) ?? { phase: null, health: null, receivingData: false, error: null };
     let status: DeviceStatus;
     try {
       status = await queryStatus(options.client, device.orgId, device.deviceId);
     } catch (err) {
+      // A query cancelled by `stop` is no failure of the device.
+      if (signal.aborted) return;
       const error = (err as Error).message;
       if (error !== before.error) options.print(line(`device ${ref}: status query failed: ${error}`));
       seen.set(ref, { ...before, error });

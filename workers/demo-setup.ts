@@ -3,7 +3,12 @@
  * tenant, and one TAP device that polls the TAP simulator. Registration goes through the same
  * code as `tap-mdr device add` and `tap-mdr email-provider set`.
  */
-import { AUTO_REMEDIATE_DELIVERED, type Actor, type WorkbenchStore } from '../activities/store/types.ts';
+import {
+  AUTO_REMEDIATE_DELIVERED,
+  type Actor,
+  type DeviceRecord,
+  type WorkbenchStore,
+} from '../activities/store/types.ts';
 import type { DeviceRegistration } from '../client/devices.ts';
 import { configureEmailProvider } from '../client/email-providers.ts';
 import type { DemoSimulators } from '../simulators/demo.ts';
@@ -18,6 +23,64 @@ import {
 
 /** Poll interval of the demo device when `--poll-interval` is not given: 10 s. */
 export const DEMO_POLL_INTERVAL_MS = 10_000;
+
+const DEMO_DEVICE_REF = `${DEMO_ORG_ID}:${DEMO_DEVICE_ID}`;
+
+/** Outcome of {@link decideDemo}. */
+export interface DemoDecision {
+  /** Whether this start runs the demo simulators and registers the demo organization and device. */
+  run: boolean;
+  /** A line for the operator when the outcome may surprise them, else null. */
+  note: string | null;
+}
+
+/**
+ * Decides whether a start runs the demo. `demo: 'auto'` runs it while the demo device is
+ * active in the store, even next to real devices, because the demo device's workflow polls
+ * the TAP simulator and each poll fails while the simulator is down. Without an active demo
+ * device, `auto` runs the demo only on a data directory where the demo device was never
+ * removed, no other device is active, and this start registers no device (`--tap-url`).
+ */
+export async function decideDemo(
+  store: WorkbenchStore,
+  options: { demo: boolean | 'auto'; registersDevice: boolean },
+): Promise<DemoDecision> {
+  const devices = await store.listDevices();
+  const demoDevice = devices.find(isDemoDevice);
+  const demoDeviceActive = demoDevice !== undefined && demoDevice.removedAt === null;
+  const realDeviceActive =
+    options.registersDevice || devices.some((device) => device.removedAt === null && !isDemoDevice(device));
+
+  if (options.demo === true) return { run: true, note: null };
+  if (options.demo === false) {
+    const note = demoDeviceActive
+      ? `Demo off (--no-demo), but device ${DEMO_DEVICE_REF} is active: its polls of the TAP simulator fail ` +
+        `until a start runs the demo again. Pause it with \`tap-mdr device pause ${DEMO_DEVICE_REF}\` ` +
+        `or remove it with \`tap-mdr device remove ${DEMO_DEVICE_REF}\`.`
+      : null;
+    return { run: false, note };
+  }
+
+  if (demoDeviceActive) {
+    const note = realDeviceActive
+      ? `Demo kept running next to the real devices, because device ${DEMO_DEVICE_REF} polls its TAP simulator; ` +
+        `end the demo with \`tap-mdr device remove ${DEMO_DEVICE_REF}\`.`
+      : null;
+    return { run: true, note };
+  }
+  if (demoDevice !== undefined) {
+    const note = realDeviceActive
+      ? null
+      : `Demo off: device ${DEMO_DEVICE_REF} was removed from this data directory. ` +
+        'Start with another --data-dir for a new demo.';
+    return { run: false, note };
+  }
+  return { run: !realDeviceActive, note: null };
+}
+
+function isDemoDevice(device: DeviceRecord): boolean {
+  return device.orgId === DEMO_ORG_ID && device.deviceId === DEMO_DEVICE_ID;
+}
 
 /**
  * Turns auto deletion on for the demo organization and points its email provider at the mail

@@ -8,7 +8,23 @@ import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { TAP_MDR_SEARCH_ATTRIBUTES } from '../workflows/search-attributes.ts';
+import {
+  isProcessRunning,
+  removeDevServerPidFile,
+  waitForPortsFree,
+  waitForProcessExit,
+  writeDevServerPidFile,
+} from './dev-server-process.ts';
 import { findTemporalBinary, PINNED_PIP_PACKAGES } from './temporal-binaries.ts';
+
+/** Default time between SIGTERM and SIGKILL when a dev server is stopped. */
+export const DEFAULT_STOP_GRACE_MS = 15_000;
+
+/** Time to wait for a process to exit after SIGKILL before giving up. */
+const KILL_WAIT_MS = 5_000;
+
+/** Time to wait for the ports of an exited dev server to be free again. */
+const PORT_RELEASE_WAIT_MS = 5_000;
 
 /** Options of {@link startDevServer}. */
 export interface DevServerOptions {
@@ -24,6 +40,13 @@ export interface DevServerOptions {
   logFile: string;
   /** How long to wait for the frontend and the Web UI to respond; default 60 s. */
   readyTimeoutMs?: number;
+  /**
+   * File that records the server's process id and ports from its spawn until it exits, so that
+   * the next start can find and stop a server that a crashed start left behind.
+   */
+  pidFile?: string;
+  /** Time between SIGTERM and SIGKILL when {@link DevServer.stop} runs; default 15 s. */
+  stopGraceMs?: number;
 }
 
 /** A running dev server. */
@@ -32,7 +55,11 @@ export interface DevServer {
   address: string;
   webUiUrl: string;
   pid: number;
-  /** Stops the server (SIGTERM, then SIGKILL after 15 s) and waits for it to exit. */
+  /**
+   * Stops the server: SIGTERM, then SIGKILL after the grace period (default 15 s). Resolves
+   * once the process has exited, so that its ports and its database are free; raises a
+   * {@link DevServerError} when it has not exited 5 s after SIGKILL.
+   */
   stop(): Promise<void>;
 }
 
@@ -86,14 +113,34 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const log = openSync(options.logFile, 'a');
   const child = spawn(options.binary, args, { stdio: ['ignore', log, log], detached: true });
   closeSync(log);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  child.once('error', () => undefined);
+  const pid = child.pid ?? -1;
+  const { pidFile } = options;
+  if (pidFile && pid > 0) {
+    writeDevServerPidFile(pidFile, {
+      pid,
+      ownerPid: process.pid,
+      port: options.port,
+      uiPort: options.uiPort,
+      dbFile: options.dbFile,
+    });
+  }
+
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => {
+      if (pidFile) removeDevServerPidFile(pidFile, pid);
+      resolve(code);
+    });
+    // A failed spawn emits 'error' and no 'exit'.
+    child.once('error', () => {
+      if (child.pid === undefined) resolve(null);
+    });
+  });
 
   const server: DevServer = {
     address: `127.0.0.1:${options.port}`,
     webUiUrl: `http://127.0.0.1:${options.uiPort}`,
-    pid: child.pid ?? -1,
-    stop: () => stopChild(child, exited),
+    pid,
+    stop: () => stopChild(child, exited, options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS),
   };
 
   try {
@@ -157,14 +204,93 @@ async function webUiResponds(url: string): Promise<boolean> {
   }
 }
 
-async function stopChild(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
+/**
+ * Sends SIGTERM and waits for the 'exit' event, with SIGKILL after `graceMs`. Each wait clears
+ * its timer as soon as the child exits, so no timer keeps the event loop alive after the stop.
+ */
+async function stopChild(child: ChildProcess, exited: Promise<number | null>, graceMs: number): Promise<void> {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+
   child.kill('SIGTERM');
-  const stopped = await Promise.race([exited.then(() => true), sleep(15_000).then(() => false)]);
-  if (!stopped) {
-    child.kill('SIGKILL');
-    await exited;
+  if (await settlesWithin(exited, graceMs)) return;
+
+  child.kill('SIGKILL');
+  if (await settlesWithin(exited, KILL_WAIT_MS)) return;
+  throw new DevServerError(
+    'TAP_MDR_DEV_SERVER_STOP_FAILED',
+    `the Temporal dev server (process ${child.pid}) did not exit within ${seconds(graceMs + KILL_WAIT_MS)} s ` +
+      `of SIGTERM and SIGKILL; stop it with \`kill -9 ${child.pid}\` before the next start`,
+  );
+}
+
+/** Returns true when `promise` settles within `timeoutMs`; the timer is cancelled either way. */
+async function settlesWithin(promise: Promise<unknown>, timeoutMs: number): Promise<boolean> {
+  const timer = new AbortController();
+  try {
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      sleep(timeoutMs, false, { signal: timer.signal }),
+    ]);
+  } finally {
+    // The aborted sleep rejects; Promise.race has already settled and handles that rejection.
+    timer.abort();
   }
+}
+
+/**
+ * Stops a dev server that an earlier `tap-mdr start` left running when it died without
+ * stopping it (SIGKILL, a crash, or a second Ctrl-C). Sends SIGTERM, then SIGKILL after
+ * `graceMs`, and returns once the process has exited and each port in `ports` is free on
+ * 127.0.0.1. Raises a {@link DevServerError} that names the process or the port when a wait
+ * times out. The caller checks that `pid` is that dev server (see `isDevServerOf`).
+ */
+export async function stopOrphanedDevServer(
+  orphan: { pid: number; ports: readonly number[] },
+  options: { graceMs?: number } = {},
+): Promise<void> {
+  const { pid, ports } = orphan;
+  const graceMs = options.graceMs ?? DEFAULT_STOP_GRACE_MS;
+
+  if (isProcessRunning(pid)) {
+    signal(pid, 'SIGTERM');
+    if (!(await waitForProcessExit(pid, graceMs))) {
+      signal(pid, 'SIGKILL');
+      if (!(await waitForProcessExit(pid, KILL_WAIT_MS))) {
+        throw new DevServerError(
+          'TAP_MDR_DEV_SERVER_STOP_FAILED',
+          `the Temporal dev server (process ${pid}) that an earlier start left running did not exit within ` +
+            `${seconds(graceMs + KILL_WAIT_MS)} s of SIGTERM and SIGKILL; stop it with \`kill -9 ${pid}\` ` +
+            'and start again',
+        );
+      }
+    }
+  }
+
+  const portInUse = await waitForPortsFree(ports, PORT_RELEASE_WAIT_MS);
+  if (portInUse !== undefined) {
+    throw new DevServerError(
+      'TAP_MDR_PORT_IN_USE',
+      `port ${portInUse} on 127.0.0.1, which the earlier Temporal dev server (process ${pid}) used, is still in use ` +
+        `${seconds(PORT_RELEASE_WAIT_MS)} s after that process exited; find what listens there with ` +
+        `\`ss -ltnp 'sport = :${portInUse}'\` and stop it, or choose other ports with --temporal-port and --ui-port`,
+    );
+  }
+}
+
+/** Sends `name` to `pid`; a process that has already gone is not an error. */
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+function seconds(ms: number): number {
+  return Math.round(ms / 1000);
 }
 
 /**

@@ -5,7 +5,7 @@
  * that order, and {@link RunningStack.stop} stops them in reverse order, so the worker drains
  * while the server, the simulators and the store are still there.
  */
-import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type LogEntry } from '@temporalio/worker';
@@ -14,10 +14,10 @@ import { openStore } from '../activities/store/index.ts';
 import type { Actor, WorkbenchStore } from '../activities/store/types.ts';
 import { registerDevice, type DeviceRegistration, type RegistrationResult } from '../client/devices.ts';
 import { startDemoSimulators, type DemoSimulators } from '../simulators/demo.ts';
-import { DEMO_DEVICE_ID, DEMO_ORG_ID } from '../simulators/demo-scenario.ts';
 import { readStackFile, stackFilePath, type StackFile } from './config.ts';
-import { requireTemporalCli, startDevServer, type DevServer } from './dev-server.ts';
-import { configureDemoOrganization, demoRegistration } from './demo-setup.ts';
+import { requireTemporalCli, startDevServer, stopOrphanedDevServer, type DevServer } from './dev-server.ts';
+import { isDevServerOf, isProcessRunning, readDevServerPidFile } from './dev-server-process.ts';
+import { configureDemoOrganization, decideDemo, demoRegistration } from './demo-setup.ts';
 import { createTapMdrWorker } from './worker.ts';
 
 /** Options of {@link startStack}. */
@@ -33,8 +33,8 @@ export interface StackOptions {
   /** PostgreSQL URL of the store; the embedded store in the data directory when unset. */
   databaseUrl?: string;
   /**
-   * Run the simulators and register the demo organization and device; `auto` runs them
-   * unless `device` is given or the store contains a device other than the demo's.
+   * Run the simulators and register the demo organization and device; `auto` decides as
+   * {@link decideDemo} describes.
    */
   demo: boolean | 'auto';
   /** A real TAP device to register (the `--tap-url` options). */
@@ -101,12 +101,10 @@ function errorFields(_key: string, value: unknown): unknown {
 /** Starts the stack; on failure, stops what had started and rethrows. */
 export async function startStack(options: StackOptions): Promise<RunningStack> {
   mkdirSync(options.dataDir, { recursive: true });
-  claimDataDir(options.dataDir);
+  await claimDataDir(options);
 
   const cleanups: Array<() => Promise<void> | void> = [];
-  const stop = onceOnly(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup();
-  });
+  const stop = onceOnly(() => runCleanups(cleanups.reverse()));
 
   try {
     return await startParts(options, cleanups, stop);
@@ -131,7 +129,9 @@ async function startParts(
   if (devServer) cleanups.push(() => devServer.stop());
   const temporalAddress = devServer?.address ?? options.externalTemporalAddress!;
 
-  const demo = (await wantsDemo(options, store)) ? await startDemoSimulators(dataDir) : null;
+  const demoDecision = await decideDemo(store, { demo: options.demo, registersDevice: options.device !== undefined });
+  if (demoDecision.note) progress(demoDecision.note);
+  const demo = demoDecision.run ? await startDemoSimulators(dataDir) : null;
   if (demo) {
     cleanups.push(() => demo.close());
     progress(
@@ -187,15 +187,6 @@ async function startParts(
   };
 }
 
-async function wantsDemo(options: StackOptions, store: WorkbenchStore): Promise<boolean> {
-  if (options.demo !== 'auto') return options.demo;
-  if (options.device) return false;
-  const devices = await store.listDevices();
-  return !devices.some(
-    (device) => device.removedAt === null && !(device.orgId === DEMO_ORG_ID && device.deviceId === DEMO_DEVICE_ID),
-  );
-}
-
 async function startOwnDevServer(options: StackOptions): Promise<DevServer> {
   const binary = requireTemporalCli();
   const logFile = join(options.dataDir, 'temporal.log');
@@ -205,6 +196,7 @@ async function startOwnDevServer(options: StackOptions): Promise<DevServer> {
     uiPort: options.uiPort,
     dbFile: join(options.dataDir, 'temporal.db'),
     logFile,
+    pidFile: devServerPidFilePath(options.dataDir),
   });
   options.progress(`Temporal dev server: ${server.address} (log: ${logFile})`);
   return server;
@@ -243,42 +235,74 @@ function pollSettings(pollIntervalMs: number | undefined): { pollIntervalMs?: nu
   return pollIntervalMs === undefined ? {} : { pollIntervalMs };
 }
 
-/**
- * Refuses a data directory that a live stack uses. The stack file of a stack that died
- * without stopping is replaced, and the dev server it left behind is stopped, because it keeps the ports and the dev-server database open.
- */
-function claimDataDir(dataDir: string): void {
-  const previous = readStackFile(dataDir);
-  if (!previous) return;
-  if (previous.pid !== process.pid && isAlive(previous.pid)) throw new StackAlreadyRunningError(dataDir, previous.pid);
+/** Returns the path of the dev server's pid file in a data directory, which exists while that server runs. */
+export function devServerPidFilePath(dataDir: string): string {
+  return join(dataDir, 'temporal-dev-server.json');
+}
 
-  const orphan = previous.devServerPid;
-  if (orphan && isAlive(orphan) && isDevServerOf(orphan, dataDir)) process.kill(orphan, 'SIGTERM');
+/**
+ * Rejects a data directory that a live stack uses, and stops the dev server that a stack which
+ * died without stopping left behind, because that server keeps its ports and temporal.db open.
+ * Returns once that server has exited and the ports this start needs are free.
+ */
+async function claimDataDir(options: StackOptions): Promise<void> {
+  const { dataDir } = options;
+  const previous = readStackFile(dataDir);
+  if (previous && previous.pid !== process.pid && isProcessRunning(previous.pid)) {
+    throw new StackAlreadyRunningError(dataDir, previous.pid);
+  }
+
+  // The pid file is written when the server is spawned, so it also names a server whose start
+  // died during start-up, before stack.json existed.
+  const pidFile = devServerPidFilePath(dataDir);
+  const recorded = readDevServerPidFile(pidFile);
+  const dbFile = join(dataDir, 'temporal.db');
+  const orphans = new Map<number, number[]>();
+  if (recorded) orphans.set(recorded.pid, [recorded.port, recorded.uiPort]);
+  if (previous?.devServerPid && !orphans.has(previous.devServerPid)) {
+    orphans.set(previous.devServerPid, stackFilePorts(previous));
+  }
+
+  for (const [pid, ports] of orphans) {
+    if (!isProcessRunning(pid) || !isDevServerOf(pid, dbFile)) continue;
+    if (recorded?.pid === pid && recorded.ownerPid !== process.pid && isProcessRunning(recorded.ownerPid)) {
+      throw new StackAlreadyRunningError(dataDir, recorded.ownerPid);
+    }
+    options.progress(`Stopping the Temporal dev server (process ${pid}) that an earlier start left running`);
+    await stopOrphanedDevServer({ pid, ports: ports.filter((port) => portsOfThisStart(options).includes(port)) });
+  }
+
+  rmSync(pidFile, { force: true });
   rmSync(stackFilePath(dataDir), { force: true });
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/** Ports of the dev server named in a stack file, from its frontend address and Web UI URL. */
+function stackFilePorts(stack: StackFile): number[] {
+  const ports = [Number(stack.temporalAddress.split(':').pop())];
+  if (stack.webUiUrl) ports.push(Number(new URL(stack.webUiUrl).port));
+  return ports.filter((port) => Number.isInteger(port) && port > 0);
 }
 
-/** True when `pid` runs `temporal server start-dev` on this data directory's database (Linux only). */
-function isDevServerOf(pid: number, dataDir: string): boolean {
-  try {
-    const commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return commandLine.includes('start-dev') && commandLine.includes(join(dataDir, 'temporal.db'));
-  } catch {
-    // NOTE: without /proc (macOS) an orphaned dev server is left running; its port then shows as in use.
-    return false;
-  }
+/** Ports that this start's dev server binds; none when it uses a server at TEMPORAL_ADDRESS. */
+function portsOfThisStart(options: StackOptions): number[] {
+  return options.externalTemporalAddress ? [] : [options.temporalPort, options.uiPort];
 }
 
 function writeStackFile(dataDir: string, stack: StackFile): void {
   writeFileSync(stackFilePath(dataDir), `${JSON.stringify(stack, null, 2)}\n`);
+}
+
+/** Runs every cleanup in order, even after one fails, then raises the first failure. */
+async function runCleanups(cleanups: Array<() => Promise<void> | void>): Promise<void> {
+  let failure: { error: unknown } | undefined;
+  for (const cleanup of cleanups) {
+    try {
+      await cleanup();
+    } catch (error) {
+      failure ??= { error };
+    }
+  }
+  if (failure) throw failure.error;
 }
 
 function onceOnly(run: () => Promise<void>): () => Promise<void> {

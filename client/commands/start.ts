@@ -20,9 +20,10 @@ const USAGE = `Usage: tap-mdr start [options]
 
 Runs tap-mdr on this machine until Ctrl-C: a Temporal dev server with its Web UI (unless
 TEMPORAL_ADDRESS names a running server), the worker, and the Workbench store (PostgreSQL when
-DATABASE_URL is set, else embedded in the data directory). While no real TAP device is
-registered it runs the demo: TAP and Microsoft Graph simulators on 127.0.0.1, a demo
-organization with auto deletion on, and one TAP device.
+DATABASE_URL is set, else embedded in the data directory). On a data directory without a
+real TAP device it runs the demo: TAP and Microsoft Graph simulators on 127.0.0.1, a demo
+organization with auto deletion on, and one TAP device. The simulators keep running next to
+real devices for as long as that demo device is active (until \`tap-mdr device remove\`).
 
 Options:
   --data-dir DIR             data directory (default: TAP_MDR_DATA_DIR, else ./.tap-mdr)
@@ -30,8 +31,9 @@ Options:
   --ui-port PORT             port of the Temporal Web UI on 127.0.0.1 (default 8233)
   --poll-interval SECONDS    poll interval, 1 to 3600, of a device whose workflow this start
                              starts (default 10 for the demo device, 60 for a real one)
-  --demo, --no-demo          run or skip the demo (default: run it while no real device is
-                             registered and --tap-url is not given)
+  --demo, --no-demo          run or skip the demo (default: run it while the demo device is
+                             active, or when the data directory has no active device, never
+                             had its demo device removed, and --tap-url is not given)
 
 A real Proofpoint TAP device, registered like \`tap-mdr device add\`:
   --tap-url URL              TAP SIEM API base URL, e.g. ${DEFAULT_TAP_BASE_URL}

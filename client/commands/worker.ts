@@ -8,16 +8,20 @@ import { NativeConnection } from '@temporalio/worker';
 import { loadSecretKey } from '../../activities/secrets.ts';
 import { openStore } from '../../activities/store/index.ts';
 import { resolveRuntimeConfig } from '../../workers/config.ts';
-import { createTapMdrWorker } from '../../workers/worker.ts';
+import { createTapMdrWorker, DEFAULT_MAX_CACHED_WORKFLOWS } from '../../workers/worker.ts';
 import { CliError, type Command } from '../command.ts';
 import { storeOptionsFromEnv } from '../store-config.ts';
 
-const USAGE = `Usage: tap-mdr worker [--data-dir DIR]
+const USAGE = `Usage: tap-mdr worker [--data-dir DIR] [--max-cached-workflows N]
 
 Runs the device and remediation workflows and their activities on task queue
 TAP_MDR_TASK_QUEUE (default tap-mdr) of the Temporal server at TEMPORAL_ADDRESS (default: the
 running stack's, else 127.0.0.1:7233). The Workbench store is DATABASE_URL, else the embedded
-database in the data directory. Stops cleanly on Ctrl-C.`;
+database in the data directory. Stops cleanly on Ctrl-C.
+
+  --max-cached-workflows N  Workflows kept in memory between tasks (default ${DEFAULT_MAX_CACHED_WORKFLOWS}). Fewer
+                            save memory; a device workflow that is not cached replays its
+                            history on its next poll, which costs CPU.`;
 
 /** `tap-mdr worker` */
 export const commands: Record<string, Command> = {
@@ -26,12 +30,17 @@ export const commands: Record<string, Command> = {
     run: async (argv) => {
       const { values } = parseArgs({
         args: argv,
-        options: { 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+        options: {
+          'data-dir': { type: 'string' },
+          'max-cached-workflows': { type: 'string' },
+          help: { type: 'boolean', short: 'h' },
+        },
       });
       if (values.help) {
         console.log(USAGE);
         return 0;
       }
+      const maxCachedWorkflows = parseCacheSize(values['max-cached-workflows']);
 
       const config = resolveRuntimeConfig({ dataDir: values['data-dir'] });
       const store = await openStore(storeOptionsFromEnv({ dataDir: config.dataDir }));
@@ -54,6 +63,7 @@ export const commands: Record<string, Command> = {
         namespace: config.namespace,
         taskQueue: config.taskQueue,
         dependencies: { store, secretKey: loadSecretKey(config.dataDir) },
+        maxCachedWorkflows,
       });
       console.log(`tap-mdr worker: polling task queue ${config.taskQueue} on ${config.temporalAddress}`);
       try {
@@ -66,3 +76,17 @@ export const commands: Record<string, Command> = {
     },
   },
 };
+
+/** Parses `--max-cached-workflows`: @temporalio/worker 1.24 takes 0 (no cache) or 2 and more, and turns 1 into 2. */
+function parseCacheSize(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const size = Number(value);
+  if (!/^\d+$/.test(value) || size === 1 || !Number.isSafeInteger(size)) {
+    throw new CliError(
+      'TAP_MDR_INVALID_OPTION',
+      `--max-cached-workflows ${value} is invalid; use 0 (no cache) or a whole number of 2 or more`,
+      2,
+    );
+  }
+  return size;
+}

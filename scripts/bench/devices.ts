@@ -36,12 +36,14 @@ export async function benchDevices(options: {
   devices: number;
   pollIntervalMs: number;
   durationMs: number;
+  /** The worker's workflow cache size; the worker's default when omitted. */
+  maxCachedWorkflows?: number;
 }): Promise<DeviceFigures> {
   const end = new Date(Math.floor(Date.now() / 60_000) * 60_000);
   // Every device shares the simulator's one credential, so lift TAP's per-credential budget:
   // a real deployment gives each device its own 1,800 calls.
   const tap = await startSimulatorProcess({ events: 20, seed: 3, end, callsPerDay: 100_000_000 });
-  const stack = await startBenchStack();
+  const stack = await startBenchStack({ maxCachedWorkflows: options.maxCachedWorkflows });
   try {
     const context = {
       store: stack.store,

@@ -8,13 +8,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Worker, WorkflowBundle } from '@temporalio/worker';
 import type { ProviderRuntimeOptions } from '../../activities/email/types.ts';
 import { openStore } from '../../activities/store/index.ts';
 import type { WorkbenchStore } from '../../activities/store/types.ts';
 import { generateTapEvents, type SimulatorEvent } from '../../simulators/tap/generator.ts';
 import { explainStartFailure, temporalExecutable } from '../../workers/temporal-binaries.ts';
-import { createTapMdrWorker, WORKFLOWS_PATH } from '../../workers/worker.ts';
+import { bundleWorkflowsInChildProcess } from '../../workers/bundle.ts';
+import { createTapMdrWorker } from '../../workers/worker.ts';
 import { TAP_MDR_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes.ts';
 
 /** A dev server, a store and a worker on one task queue. */
@@ -28,7 +29,7 @@ export interface BenchStack {
   close(): Promise<void>;
 }
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+let bundle: Promise<WorkflowBundle> | undefined;
 
 /** Starts a dev server, an embedded store and a running worker. */
 export async function startBenchStack(options: { mail?: ProviderRuntimeOptions; maxCachedWorkflows?: number } = {}) {
@@ -43,7 +44,8 @@ export async function startBenchStack(options: { mail?: ProviderRuntimeOptions; 
   const store = await openStore({ dataDir });
   const secretKey = randomBytes(32);
   const taskQueue = `tap-mdr-bench-${process.pid}`;
-  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+  // Bundled as the worker command does, so the measured RSS is the deployed worker's.
+  bundle ??= bundleWorkflowsInChildProcess();
   const worker = await createTapMdrWorker({
     connection: env.nativeConnection,
     taskQueue,
@@ -69,16 +71,6 @@ export async function startBenchStack(options: { mail?: ProviderRuntimeOptions; 
   };
   return stack;
 }
-
-const ignore = (): void => undefined;
-const quietLogger = {
-  trace: ignore,
-  debug: ignore,
-  info: ignore,
-  log: ignore,
-  warn: (message: string) => console.warn(message),
-  error: (message: string) => console.error(message),
-};
 
 /** A delivered message event of a phish campaign from the generator, used as a template. */
 const PHISH_TEMPLATE: SimulatorEvent = (() => {

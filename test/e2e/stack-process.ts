@@ -19,6 +19,8 @@ export interface StackProcess {
   waitForLine(pattern: RegExp, timeoutMs: number): Promise<string>;
   /** Sends SIGINT and resolves with the exit code. */
   stop(): Promise<number | null>;
+  /** Sends `signal` to the process, for example SIGKILL to simulate a crash. */
+  kill(signal: NodeJS.Signals): void;
   /** Resolves with the exit code once the process has exited. */
   exited: Promise<number | null>;
 }
@@ -76,7 +78,9 @@ export function startStackProcess(args: string[]): StackProcess {
       };
       waiters.add(check);
       child.once('exit', onExit);
-      check();
+      // 'exit' fires once: a process that has exited before this call gets no second event.
+      if (child.exitCode !== null || child.signalCode !== null) onExit(child.exitCode);
+      else check();
     });
 
   return {
@@ -86,6 +90,9 @@ export function startStackProcess(args: string[]): StackProcess {
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGINT');
       return exited;
+    },
+    kill: (signal) => {
+      child.kill(signal);
     },
   };
 }

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
+import type { ActivityDependencies } from '../../activities/index.ts';
 import { loadSecretKey } from '../../activities/secrets.ts';
 import { openStore } from '../../activities/store/index.ts';
 import type { WorkbenchStore } from '../../activities/store/types.ts';
@@ -48,13 +49,20 @@ export async function startTestStack(tapOptions: TapSimulatorOptions = {}): Prom
   };
 }
 
-/** Creates a worker for the stack on `env`, with the workflows bundled once per test process. */
-export async function createStackWorker(env: TestWorkflowEnvironment, stack: TestStack): Promise<Worker> {
+/**
+ * Creates a worker for the stack on `env`, with the workflows bundled once per test process.
+ * `dependencies` overrides activity dependencies, for example the activity clock `now`.
+ */
+export async function createStackWorker(
+  env: TestWorkflowEnvironment,
+  stack: TestStack,
+  dependencies: Partial<ActivityDependencies> = {},
+): Promise<Worker> {
   return createTapMdrWorker({
     connection: env.nativeConnection,
     taskQueue: stack.taskQueue,
     workflowBundle: await workflowBundle(WORKFLOWS_PATH),
-    dependencies: { store: stack.store, secretKey: stack.secretKey, tapTimeoutMs: 10_000 },
+    dependencies: { store: stack.store, secretKey: stack.secretKey, tapTimeoutMs: 10_000, ...dependencies },
   });
 }
 
