@@ -5,6 +5,7 @@
  * command loads only its own dependencies. `--help` and unknown names load every module.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { InvalidDataDirError } from '../workers/config.ts';
 import { CliError, type Command } from './command.ts';
 
 const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
@@ -78,8 +79,13 @@ async function main(argv: string[]): Promise<number> {
     return (await command.run(rest)) ?? 0;
   } catch (err) {
     if (err instanceof CliError) {
-      console.error(`tap-mdr ${name}: ${err.message}`);
+      // The code is stable for scripts and searches; the message may change.
+      console.error(`tap-mdr ${name}: ${err.message} (${err.code})`);
       return err.exitCode;
+    }
+    if (err instanceof InvalidDataDirError) {
+      console.error(`tap-mdr ${name}: ${err.message} (${err.code})`);
+      return 2;
     }
     // node:util parseArgs errors (unknown option, missing value) are usage errors.
     const code = (err as { code?: unknown }).code;

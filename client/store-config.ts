@@ -3,13 +3,10 @@
  * the embedded database in the data directory (`--data-dir`, else `TAP_MDR_DATA_DIR`, else
  * `./.tap-mdr`). Also the helpers that every store command shares.
  */
-import { resolve } from 'node:path';
 import { openStore, type StoreOptions } from '../activities/store/index.ts';
 import type { WorkbenchStore } from '../activities/store/types.ts';
+import { resolveDataDir } from '../workers/config.ts';
 import { CliError } from './command.ts';
-
-/** Data directory used when neither `--data-dir` nor `TAP_MDR_DATA_DIR` is set. */
-export const DEFAULT_DATA_DIR = '.tap-mdr';
 
 /** Command-line flags that choose the store; `dataDir` is what parseArgs gives for `--data-dir`. */
 export interface StoreFlags {
@@ -19,7 +16,7 @@ export interface StoreFlags {
 
 /** Returns the store options for these flags and the process environment. */
 export function storeOptionsFromEnv(flags: StoreFlags = {}, env: NodeJS.ProcessEnv = process.env): StoreOptions {
-  const dataDir = resolve(flags['data-dir'] ?? flags.dataDir ?? nonEmpty(env.TAP_MDR_DATA_DIR) ?? DEFAULT_DATA_DIR);
+  const dataDir = resolveDataDir(flags['data-dir'] ?? flags.dataDir, env);
   const databaseUrl = nonEmpty(env.DATABASE_URL);
   return databaseUrl === undefined ? { dataDir } : { databaseUrl, dataDir };
 }

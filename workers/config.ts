@@ -42,7 +42,25 @@ export interface DemoEndpoints {
 
 /** Returns the data directory: `--data-dir`, else `TAP_MDR_DATA_DIR`, else `./.tap-mdr`. */
 export function resolveDataDir(flag: string | undefined, env = process.env): string {
-  return resolve(flag ?? env.TAP_MDR_DATA_DIR ?? '.tap-mdr');
+  // resolve('') is the working directory, so an empty flag would scatter files there.
+  if (flag !== undefined && flag.trim() === '') {
+    throw new InvalidDataDirError('--data-dir is empty; pass a directory, for example --data-dir .tap-mdr');
+  }
+  const fromEnv = env.TAP_MDR_DATA_DIR?.trim() === '' ? undefined : env.TAP_MDR_DATA_DIR;
+  return resolve(flag ?? fromEnv ?? DEFAULT_DATA_DIR);
+}
+
+/** Data directory used when neither `--data-dir` nor `TAP_MDR_DATA_DIR` is set. */
+export const DEFAULT_DATA_DIR = '.tap-mdr';
+
+/** Thrown for a `--data-dir` that names no directory; the CLI exits 2 with its message. */
+export class InvalidDataDirError extends Error {
+  readonly code = 'TAP_MDR_INVALID_OPTION';
+
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidDataDirError';
+  }
 }
 
 /** Path of the stack file inside a data directory. */

@@ -106,7 +106,7 @@ export function parseSiemEvent(type: TapEventType, raw: unknown): TapEvent | Inv
  */
 export function normalizeMessageId(value: unknown): string {
   if (typeof value !== 'string') return '';
-  const inner = value.trim().replace(/^<+/, '').replace(/>+$/, '').trim();
+  const inner = storableText(value).trim().replace(/^<+/, '').replace(/>+$/, '').trim();
   return inner === '' ? '' : `<${inner}>`;
 }
 
@@ -336,8 +336,19 @@ function describeType(value: unknown): string {
   return typeof value === 'object' || typeof value === 'undefined' ? `an ${typeof value}` : `a ${typeof value}`;
 }
 
+/**
+ * Returns `text` with U+0000 and lone UTF-16 surrogates replaced by U+FFFD. A sender controls
+ * fields such as the subject, PostgreSQL rejects U+0000 in text, and a lone surrogate would be
+ * stored as U+FFFD and no longer match the key in memory; either would fail the window on every
+ * poll. Both stores keep the same cleaned text.
+ */
+export function storableText(text: string): string {
+  const withoutNul = text.includes('\0') ? text.replaceAll('\0', '\uFFFD') : text;
+  return withoutNul.isWellFormed() ? withoutNul : withoutNul.toWellFormed();
+}
+
 function optionalString(value: unknown): string | null {
-  if (typeof value === 'string') return value;
+  if (typeof value === 'string') return storableText(value);
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   return null;
 }
@@ -353,5 +364,5 @@ function stringList(value: unknown): string[] {
   const items = Array.isArray(value) ? value : [value];
   return items
     .filter((item): item is string => typeof item === 'string' && item.trim() !== '')
-    .map((item) => item.trim());
+    .map((item) => storableText(item).trim());
 }

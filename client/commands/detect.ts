@@ -58,6 +58,7 @@ function notSiemResponse(file: string, problem: string): CliError {
   return new CliError(
     'TAP_MDR_INVALID_TAP_RESPONSE',
     `${file} is not a TAP SIEM response: ${problem}; save the body of a /v2/siem request made with format=json`,
+    2,
   );
 }
 

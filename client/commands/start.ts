@@ -169,7 +169,11 @@ function printReady(stack: RunningStack): void {
   console.log('Running. Press Ctrl-C to stop.\n');
 }
 
-/** Resolves on the first SIGINT or SIGTERM; a second one calls the handler set by `onSecondSignal`. */
+/**
+ * Resolves on the first SIGINT, SIGTERM or SIGHUP (the terminal closed), or when stdout or stderr
+ * is a pipe that closed (`tap-mdr start | head`). A second signal calls the handler set by
+ * `onSecondSignal`.
+ */
 function listenForStop(): { stopRequested: Promise<string>; onSecondSignal(handler: () => void): void } {
   // During start-up a second signal exits at once; `onSecondSignal` later replaces this.
   let second: () => void = () => process.exit(130);
@@ -182,6 +186,18 @@ function listenForStop(): { stopRequested: Promise<string>; onSecondSignal(handl
     };
     process.on('SIGINT', handle);
     process.on('SIGTERM', handle);
+    process.on('SIGHUP', handle);
+
+    // Without a listener, EPIPE on the next progress line would crash the CLI and leave the dev
+    // server running. Later writes to the closed stream fail the same way and are ignored.
+    for (const stream of [process.stdout, process.stderr]) {
+      stream.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EPIPE') throw err;
+        if (received) return;
+        received = true;
+        resolve('EPIPE');
+      });
+    }
   });
   return {
     stopRequested,

@@ -3,7 +3,7 @@
  * end the process within seconds and leave no dev server behind. A real device added to the
  * demo's data directory must not cut the demo device off from its simulators. A start after a
  * crash (SIGKILL) must stop the dev server that the crashed start left running before it
- * starts its own.
+ * starts its own. Closing the terminal (SIGHUP) stops it as Ctrl-C does.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -170,6 +170,19 @@ describe('tap-mdr start across restarts', { timeout: 300_000 }, () => {
     const elapsedMs = Date.now() - sentAt;
     assert.equal(exitCode, 0, third.lines.join('\n'));
     assert.ok(elapsedMs < CTRL_C_EXIT_BOUND_MS, `SIGINT to exit took ${elapsedMs} ms`);
+  });
+
+  test('closed terminal (SIGHUP) stops the stack', async () => {
+    const started = await startAndWait();
+    const { devServerPid } = requireStackFile(dataDir);
+    assert.ok(devServerPid, 'stack.json names the dev server');
+
+    started.kill('SIGHUP');
+    const exitCode = await started.exited;
+
+    assert.equal(exitCode, 0, started.lines.join('\n'));
+    assert.ok(started.lines.some((line) => line.startsWith('Stopped. Data directory')));
+    assert.equal(isProcessRunning(devServerPid), false, `dev server ${devServerPid} outlived SIGHUP`);
   });
 });
 

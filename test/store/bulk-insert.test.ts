@@ -150,6 +150,28 @@ describe('migrations after version 2', () => {
   }
 });
 
+describe('migrations on a new PostgreSQL schema', () => {
+  it('three processes migrate at once', async () => {
+    const place = await createPostgresSchema();
+    const connections = [0, 1, 2].map(() => openPostgres(place.options.databaseUrl!));
+    try {
+      // Each connection stands for a worker or CLI process that starts against the new schema.
+      const results = await Promise.allSettled(connections.map((db) => applyMigrations(db)));
+      const failures = results.flatMap((result) => (result.status === 'rejected' ? [String(result.reason)] : []));
+      assert.deepEqual(failures, []);
+
+      const applied = results.flatMap((result) => (result.status === 'fulfilled' ? result.value : []));
+      assert.deepEqual(
+        applied.sort((a, b) => a - b),
+        MIGRATIONS.map((migration) => migration.version),
+      );
+    } finally {
+      for (const db of connections) await db.close();
+      await place.drop();
+    }
+  });
+});
+
 async function indexDefinition(db: SqlDatabase): Promise<string> {
   const sql =
     db.dialect === 'postgres'

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -83,7 +83,8 @@ describe('tap-mdr detect', () => {
         const file = join(folder, name);
         writeFileSync(file, body);
         const result = tapMdr(['detect', file]);
-        assert.equal(result.status, 1, `exit code for ${name}: ${result.stderr}`);
+        assert.equal(result.status, 2, `exit code for ${name}: ${result.stderr}`);
+        assert.match(result.stderr, /\(TAP_MDR_INVALID_TAP_RESPONSE\)$/m);
         assert.match(result.stderr, new RegExp(`${file.replaceAll('.', '\\.')} is not a TAP SIEM response`));
         assert.match(result.stderr, problem);
         assert.equal(result.stderr.trim().split('\n').length, 1, `one line for ${name}`);
@@ -114,6 +115,29 @@ describe('tap-mdr detect', () => {
     const result = tapMdr(['detect', `${FIXTURES}does-not-exist.json`]);
     assert.equal(result.status, 2);
     assert.match(result.stderr, /cannot read .*does-not-exist\.json/);
+  });
+});
+
+describe('tap-mdr --data-dir', () => {
+  it('rejects an empty directory', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'tap-mdr-empty-dir-'));
+    try {
+      for (const command of [['device', 'list'], ['start'], ['worker']]) {
+        const env: NodeJS.ProcessEnv = { ...process.env, TEMPORAL_ADDRESS: '127.0.0.1:1' };
+        delete env.DATABASE_URL;
+        const result = spawnSync(process.execPath, [CLI, ...command, '--data-dir', ' '], {
+          cwd,
+          encoding: 'utf8',
+          env,
+        });
+        assert.equal(result.status, 2, `exit code of ${command.join(' ')}: ${result.stderr}`);
+        assert.match(result.stderr, /--data-dir is empty; pass a directory/);
+        assert.match(result.stderr, /\(TAP_MDR_INVALID_OPTION\)/);
+      }
+      assert.deepEqual(readdirSync(cwd), [], 'nothing is written to the working directory');
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
   });
 });
 

@@ -664,6 +664,32 @@ export function defineStoreSuite(kind: string, createDatabase: () => Promise<Tes
       assert.equal(alert?.messageId, `<a'b"$2@example.net>`);
     });
 
+    it('NUL and lone surrogates ingest', async () => {
+      const ctx = context();
+      const response = JSON.parse(readFileSync(new URL('../fixtures/tap/01-all-mixed.json', import.meta.url), 'utf8'));
+      const raw = response.messagesDelivered[0];
+      raw.subject = 'invoice\u0000 due \uD800';
+      raw.GUID = `${raw.GUID}\uDC00`;
+      raw.messageID = '<a\u0000b@example.net>';
+      const batch = parseSiemResponse(
+        JSON.stringify({ queryEndTime: response.queryEndTime, messagesDelivered: [raw] }),
+      );
+
+      const first = await store.ingest(ctx, batch.events, batch.invalid);
+      const again = await store.ingest(ctx, batch.events, batch.invalid);
+      const alerts = await store.listAlerts({ orgId: ctx.orgId });
+
+      assert.ok(first.alertsCreated.length > 0);
+      assert.equal(again.stored, 0);
+      assert.equal(alerts.length, first.alertsCreated.length);
+      for (const alert of alerts) {
+        assert.equal(alert.subject, 'invoice\uFFFD due \uFFFD');
+        assert.equal(alert.guid, batch.events[0]?.guid);
+        assert.ok(alert.guid?.endsWith('\uFFFD'));
+        assert.equal(alert.messageId, '<a\uFFFDb@example.net>');
+      }
+    });
+
     it('recipient results keep the first', async () => {
       const ctx = context(true);
       const result = await store.ingest(ctx, fixture('03-delivered-phish-multi-recipient.json').events, []);
