@@ -1,7 +1,12 @@
 /**
  * Replays recorded device-workflow histories against the current workflow code. A change that
  * would break executions already running in production fails here with a non-determinism error.
- * Record new histories with `TAP_MDR_RECORD_HISTORIES=1 npm test -- test/device/device-polling.test.ts test/remediation/remediation.test.ts`.
+ * Record new histories with `TAP_MDR_RECORD_HISTORIES=1 node --import tsx --test test/device/device-polling.test.ts
+ * test/device/device-failures.test.ts test/remediation/remediation.test.ts`.
+ *
+ * device-polling-failed-before-patch.json comes from the code before `polling_failed` existed:
+ * failed polls for 40 minutes with no patch marker. It proves that the `health-polling-failed`
+ * patch keeps such runs replaying; never re-record it.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';

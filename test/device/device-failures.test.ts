@@ -12,6 +12,7 @@ import { generateTapEvents } from '../../simulators/tap/generator.ts';
 import { decommissionSignal, getStatusQuery } from '../../workflows/device.ts';
 import type { DeviceStatus } from '../../workflows/device-types.ts';
 import { DEVICE_HEALTH } from '../../workflows/search-attributes.ts';
+import { recordHistory } from '../helpers/histories.ts';
 import { addTestDevice, createStackWorker, startTestStack, type TestStack } from '../helpers/stack.ts';
 import { eventually, startTimeSkippingServer } from '../helpers/temporal.ts';
 
@@ -126,6 +127,7 @@ describe('device workflow while TAP fails (time skipping)', () => {
       assert.equal(recovered.lastPoll?.result, 'ok');
       assert.deepEqual(await healthAlerts('polling-failed'), [['polling_failed', 'closed']]);
       assert.equal((await handle.describe()).typedSearchAttributes.get(DEVICE_HEALTH), 'healthy');
+      await recordHistory(env.client, workflowId, 'device-polling-failed');
     });
   });
 
