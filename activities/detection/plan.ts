@@ -61,10 +61,23 @@ export interface EventResult {
   links: { alertId: string; effect: LinkEffect }[];
 }
 
-/** The outcome of a batch: touched alerts (in first-touch order) and one result per event. */
+/**
+ * The outcome of a batch: touched alerts (in first-touch order), one result per event, and the
+ * stored `close` events of earlier batches that closed an alert created by this batch.
+ */
 export interface DetectionPlan {
   alerts: AlertChange[];
   events: EventResult[];
+  /** Earlier `close` decisions (from `earlierCloses`) and the alert each one closed. */
+  lateCloses: LateClose[];
+}
+
+/** A stored falsePositive that closed an alert only when the alert's older event arrived. */
+export interface LateClose {
+  decision: EventDecision;
+  alertId: string;
+  /** The reason to store with the event, which no longer reads "nothing was closed". */
+  reason: string;
 }
 
 /** Returns the alert key of a delivered message. */
@@ -155,6 +168,9 @@ class Planner {
   private readonly newAlertId: (alertKey: string) => string;
   /** The newest `close` decision per alert key that found no alert to close. */
   private readonly unmatched = new Map<string, EventDecision>();
+  /** Results of this batch's unmatched `close` events, to update when a later alert takes them. */
+  private readonly unmatchedResults = new Map<EventDecision, EventResult>();
+  private readonly lateCloses: LateClose[] = [];
 
   constructor(
     existing: readonly AlertState[],
@@ -198,7 +214,7 @@ class Planner {
       const after = this.alerts.get(key);
       if (after) alerts.push({ before, after, addedRecipients: this.added.get(key) ?? [] });
     }
-    return { alerts, events: this.events };
+    return { alerts, events: this.events, lateCloses: this.lateCloses };
   }
 
   private create(decision: EventDecision, key: string, isClick: boolean): void {
@@ -233,6 +249,7 @@ class Planner {
     if (closedEarlier) {
       this.addRecipients(alert, earlier.recipients);
       applyClose(alert, earlier);
+      this.linkLateClose(earlier, alert);
     }
 
     if (isClick) {
@@ -303,7 +320,14 @@ class Planner {
     const rule = decision.rule!;
     if (!current) {
       this.rememberUnmatched(decision);
-      this.record(decision, 'ignored', `${rule.reason} No alert exists for it, so nothing was closed.`, null, []);
+      const result = this.record(
+        decision,
+        'ignored',
+        `${rule.reason} No alert exists for it, so nothing was closed.`,
+        null,
+        [],
+      );
+      this.unmatchedResults.set(decision, result);
       return;
     }
 
@@ -316,6 +340,24 @@ class Planner {
 
     applyClose(alert, decision);
     this.record(decision, 'closed', rule.reason, alert.alertId, [{ alertId: alert.alertId, effect: 'closed' }]);
+  }
+
+  /**
+   * Links a `close` event that found no alert to the alert it closed once the alert's older event
+   * arrived. A close from this batch gets its result updated, and a stored one becomes a
+   * {@link LateClose}.
+   */
+  private linkLateClose(close: EventDecision, alert: AlertState): void {
+    const reason = `${close.rule!.reason} It closed alert ${alert.alertId}, whose older event arrived after it.`;
+    const result = this.unmatchedResults.get(close);
+    if (result === undefined) {
+      this.lateCloses.push({ decision: close, alertId: alert.alertId, reason });
+      return;
+    }
+    result.disposition = 'closed';
+    result.reason = reason;
+    result.alertId = alert.alertId;
+    result.links = [{ alertId: alert.alertId, effect: 'closed' }];
   }
 
   /** Keeps the newest unmatched `close` decision of each alert key. */
@@ -383,8 +425,10 @@ class Planner {
     reason: string,
     alertId: string | null,
     links: EventResult['links'],
-  ): void {
-    this.events.push({ decision, disposition, reason, alertId, links });
+  ): EventResult {
+    const result: EventResult = { decision, disposition, reason, alertId, links };
+    this.events.push(result);
+    return result;
   }
 }
 

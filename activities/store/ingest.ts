@@ -60,6 +60,7 @@ export async function ingestBatch(
   await writeAlerts(tx, context, plan.alerts, now);
   await insertEvents(tx, context, fresh, plan, now);
   await insertEventLinks(tx, context, plan, now);
+  await linkLateCloses(tx, context, plan, now);
 
   result.suppressed = plan.events.filter((entry) => entry.disposition === 'suppressed').length;
   for (const change of plan.alerts) {
@@ -409,6 +410,30 @@ async function insertEventLinks(tx: SqlRunner, context: IngestContext, plan: Det
     'alert_events',
     ['alert_id', 'event_key', 'status_key', 'org_id', 'device_id', 'rule_id', 'effect', 'linked_at'],
     uniqueRows(rows, 3),
+  );
+}
+
+/**
+ * Links the stored falsePositive events that closed an alert of this batch. They were stored
+ * with no alert, and once linked they are no longer loaded as unmatched closes.
+ */
+async function linkLateCloses(tx: SqlRunner, context: IngestContext, plan: DetectionPlan, now: string) {
+  if (plan.lateCloses.length === 0) return;
+  const rows: SqlValue[][] = [];
+  for (const { decision, alertId, reason } of plan.lateCloses) {
+    const { event, rule } = decision;
+    const statusKey = statusKeyOf(event);
+    await tx.query(
+      `UPDATE tap_events SET alert_id = $1, disposition = 'closed', reason = $2
+       WHERE org_id = $3 AND device_id = $4 AND event_key = $5 AND status_key = $6`,
+      [alertId, reason, context.orgId, context.deviceId, event.key, statusKey],
+    );
+    rows.push([alertId, event.key, statusKey, context.orgId, context.deviceId, rule?.id ?? '', 'closed', now]);
+  }
+  await tx.insertMany(
+    'alert_events',
+    ['alert_id', 'event_key', 'status_key', 'org_id', 'device_id', 'rule_id', 'effect', 'linked_at'],
+    rows,
   );
 }
 

@@ -474,22 +474,12 @@ export function defineStoreSuite(kind: string, createDatabase: () => Promise<Tes
         'same batch and threatTime, falsePositive first': {
           batches: [[...falsePositiveSameTime, ...active]],
           remediations: [0],
-          dispositions: [
-            'clicksPermitted:closed:1',
-            'clicksPermitted:ignored:1',
-            'messagesDelivered:closed:1',
-            'messagesDelivered:ignored:1',
-          ],
+          dispositions: ['clicksPermitted:closed:2', 'messagesDelivered:closed:2'],
         },
         'falsePositive batch first': {
           batches: [falsePositive, active],
           remediations: [0, 0],
-          dispositions: [
-            'clicksPermitted:closed:1',
-            'clicksPermitted:ignored:1',
-            'messagesDelivered:closed:1',
-            'messagesDelivered:ignored:1',
-          ],
+          dispositions: ['clicksPermitted:closed:2', 'messagesDelivered:closed:2'],
         },
         'active batch first': {
           batches: [active, falsePositive],
@@ -566,8 +556,20 @@ export function defineStoreSuite(kind: string, createDatabase: () => Promise<Tes
         assert.equal(message?.reason, 'TAP reclassified the threat of this message as a false positive.');
         assert.equal(message?.matched.threatStatus, 'falsePositive');
         assert.deepEqual(
-          (await store.listAlertEvents(message!.alertId)).map((entry) => [entry.eventType, entry.ruleId, entry.effect]),
-          [['messagesDelivered', 'delivered-phish', 'created']],
+          (await store.listAlertEvents(message!.alertId))
+            .map((entry) => [entry.eventType, entry.ruleId, entry.effect])
+            .sort(),
+          [
+            ['messagesDelivered', 'delivered-false-positive', 'closed'],
+            ['messagesDelivered', 'delivered-phish', 'created'],
+          ],
+        );
+
+        // The falsePositive events are stored as closing their alerts, not as ignored.
+        const closes = await store.countEvents({ orgId: ctx.orgId });
+        assert.deepEqual(
+          closes.map((row) => `${row.eventType}:${row.disposition}:${row.count}`),
+          ['clicksPermitted:closed:2', 'messagesDelivered:closed:2'],
         );
       });
     });
