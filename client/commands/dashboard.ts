@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { CliError, type Command } from '../command.ts';
 import { withStore } from '../store-config.ts';
+import { validateId } from '../validate.ts';
 
 const USAGE = `Usage: tap-mdr dashboard [--org ORG] [--device DEVICE] [--json] [--data-dir DIR]
 
@@ -31,7 +32,11 @@ async function run(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const filter = { orgId: flags.org, deviceId: flags.device };
+  // A filter that no id can match, such as --org '', would print empty tables as if nothing happened.
+  const filter = {
+    orgId: flags.org === undefined ? undefined : validateId('org', flags.org),
+    deviceId: flags.device === undefined ? undefined : validateId('device', flags.device),
+  };
   const { alerts, events } = await withStore({ 'data-dir': flags['data-dir'] }, async (store) => ({
     alerts: await store.countAlerts(filter),
     events: await store.countEvents(filter),

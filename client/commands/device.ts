@@ -140,9 +140,10 @@ async function add(flags: Flags): Promise<void> {
     name,
     location: validateText('location', flags.location, { required: false, max: 200 }),
     principal: validatePrincipal(flags.principal),
-    secret: readSecret(flags),
     tapBaseUrl: validateBaseUrl('tap-url', flags['tap-url'] ?? DEFAULT_TAP_BASE_URL),
     settings: pollSettings(flags),
+    // Last, so that a bad option is reported before the command waits for a secret on stdin.
+    secret: readSecret(flags),
   };
 
   await withSession(flags, async ({ config, store, client }) => {
@@ -400,7 +401,7 @@ function pollSettings(flags: Flags): { pollIntervalMs: number } | undefined {
   const value = flags['poll-interval'];
   if (value === undefined) return undefined;
   const seconds = Number(value);
-  if (!Number.isFinite(seconds) || seconds < 1 || seconds > 3600) {
+  if (!/^\d+(\.\d+)?$/.test(value) || seconds < 1 || seconds > 3600) {
     throw new CliError(
       'TAP_MDR_INVALID_INPUT',
       `invalid poll-interval: ${JSON.stringify(value)} must be 1 to 3600 seconds`,

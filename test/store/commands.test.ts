@@ -141,6 +141,36 @@ describe('tap-mdr --data-dir', () => {
   });
 });
 
+describe('tap-mdr option checks', () => {
+  it('dashboard rejects empty filters', () => {
+    for (const flag of ['--org', '--device']) {
+      const result = tapMdr(['dashboard', flag, '']);
+      assert.equal(result.status, 2, `${flag}: ${result.stderr}`);
+      assert.match(result.stderr, new RegExp(`invalid ${flag.slice(2)}: missing`));
+      assert.equal(result.stdout, '');
+    }
+  });
+
+  it('device add checks options before secret', () => {
+    for (const interval of ['1e3', '0x10', '-5', 'soon']) {
+      const result = tapMdr([
+        'device',
+        'add',
+        '--org',
+        'acme',
+        '--name',
+        'HQ TAP',
+        '--principal',
+        'principal-1',
+        `--poll-interval=${interval}`,
+      ]);
+      assert.equal(result.status, 2, `${interval}: ${result.stderr}`);
+      assert.match(result.stderr, /invalid poll-interval: .* must be 1 to 3600 seconds/);
+      assert.doesNotMatch(result.stderr, /secret/);
+    }
+  });
+});
+
 for (const [kind, createDatabase] of [
   ['embedded SQLite', createSqliteDirectory],
   ['PostgreSQL', createPostgresSchema],
