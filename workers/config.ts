@@ -53,7 +53,7 @@ export function resolveDataDir(flag: string | undefined, env = process.env): str
 /** Data directory used when neither `--data-dir` nor `TAP_MDR_DATA_DIR` is set. */
 export const DEFAULT_DATA_DIR = '.tap-mdr';
 
-/** Thrown for a `--data-dir` that names no directory; the CLI exits 2 with its message. */
+/** Error for a `--data-dir` that names no directory. The CLI prints its message and exits 2. */
 export class InvalidDataDirError extends Error {
   readonly code = 'TAP_MDR_INVALID_OPTION';
 

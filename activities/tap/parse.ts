@@ -338,9 +338,9 @@ function describeType(value: unknown): string {
 
 /**
  * Returns `text` with U+0000 and lone UTF-16 surrogates replaced by U+FFFD. A sender controls
- * fields such as the subject, PostgreSQL rejects U+0000 in text, and a lone surrogate would be
- * stored as U+FFFD and no longer match the key in memory; either would fail the window on every
- * poll. Both stores keep the same cleaned text.
+ * fields such as the subject. PostgreSQL rejects U+0000 in text, and a lone surrogate is stored
+ * as U+FFFD, so it no longer matches the key in memory. Either would fail the window on every
+ * poll. Cleaning at parse time gives both stores the same text.
  */
 export function storableText(text: string): string {
   const withoutNul = text.includes('\0') ? text.replaceAll('\0', '\uFFFD') : text;
