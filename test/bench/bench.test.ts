@@ -7,6 +7,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import * as prettier from 'prettier';
 // Installs the quiet Temporal runtime logger that every test file uses.
 import '../helpers/temporal.ts';
 import { benchIngest } from '../../scripts/bench/ingest.ts';
@@ -71,6 +73,13 @@ describe('benchmarks', () => {
       assert.match(text, /## Time to delete/);
       assert.match(text, /## TAP budget/);
       assert.match(text, /npm run bench -- --quick/);
+
+      // `prettier --check .` runs in the tests, so a page that `npm run bench` writes must pass it.
+      const options = await prettier.resolveConfig(fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url)));
+      assert.ok(
+        await prettier.check(text, { ...options, parser: 'markdown' }),
+        'the page is formatted as Prettier writes it',
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
