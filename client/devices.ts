@@ -180,7 +180,8 @@ async function endRemovedRun(client: Client, orgId: string, deviceId: string): P
   if (!(await isDeviceRunning(client, orgId, deviceId))) return;
   const handle = client.workflow.getHandle(deviceWorkflowId(orgId, deviceId));
 
-  // Any outcome of the run (completed, failed, terminated) ends the wait, and describe tells whether it still runs.
+  // Any outcome of the run (completed, failed, terminated) ends the wait. describe() then reports
+  // whether it still runs.
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([
     handle.result().catch(() => undefined),

@@ -110,6 +110,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
 
   // Its own process group: Ctrl-C in the terminal reaches tap-mdr only, which stops the
   // worker first and the server last.
+  // NOTE: if tap-mdr itself is killed with SIGKILL, the server keeps running and keeps its
+  // ports until the next start with this data directory stops it through the pid file.
   const log = openSync(options.logFile, 'a');
   const child = spawn(options.binary, args, { stdio: ['ignore', log, log], detached: true });
   closeSync(log);

@@ -8,7 +8,7 @@ import { bundleWorkflowsInChildProcess } from './bundle.ts';
 
 export { WORKFLOWS_PATH } from './bundle.ts';
 
-/** Workflows a worker caches unless told otherwise; see {@link TapMdrWorkerOptions.maxCachedWorkflows}. */
+/** Default number of workflows a worker caches; see {@link TapMdrWorkerOptions.maxCachedWorkflows}. */
 export const DEFAULT_MAX_CACHED_WORKFLOWS = 500;
 
 /** Options of {@link createTapMdrWorker}. */

@@ -168,8 +168,8 @@ async function insertEvents(
 ): Promise<void> {
   const results = new Map(plan.events.map((entry) => [entry.decision.event, entry]));
 
-  // Rows are built as the database takes them, so a large window never holds every row's
-  // serialised event at once.
+  // Rows are built while the database reads them, so a large window never keeps every row's
+  // serialised event in memory at once.
   function* rows(): Generator<SqlValue[]> {
     for (const event of fresh) {
       const entry = results.get(event);

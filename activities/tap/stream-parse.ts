@@ -56,7 +56,7 @@ export class SiemStreamParser {
     }
 
     // Position of the first backslash at or after the scan position, or chunk.length when there
-    // is none; found again only once the scan passes it, so each chunk is searched once.
+    // is none. It is searched again only after the scan passes it, so each chunk is searched once.
     let backslashAt = -1;
     for (let index = 0; index < chunk.length; index++) {
       if (this.#inString) {

@@ -19,7 +19,7 @@ describe('tap-mdr worker --max-cached-workflows', () => {
 
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'tap-mdr-worker-cmd-'));
-    // A port that was free a moment ago, so nothing answers there.
+    // A port that was free a moment ago, so no server listens there.
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     closedAddress = `127.0.0.1:${(server.address() as { port: number }).port}`;

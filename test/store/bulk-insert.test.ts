@@ -190,7 +190,7 @@ async function bodyCompression(db: SqlDatabase): Promise<string> {
   return row?.compression ?? '';
 }
 
-/** The migration sets lz4 only where the server was built with it. */
+/** Returns the compression that the migration sets: lz4 where the server was built with it, else none. */
 async function expectedCompression(db: SqlDatabase): Promise<string> {
   const [row] = await db.query<{ lz4: boolean }>(
     "SELECT 'lz4' = ANY (enumvals) AS lz4 FROM pg_settings WHERE name = 'default_toast_compression'",
