@@ -229,7 +229,7 @@ WHERE status = 'decommissioned' AND removed_at IS NULL;
 /** Applies every migration not yet recorded, each in its own transaction; returns the versions applied. */
 export async function applyMigrations(db: SqlDatabase): Promise<number[]> {
   // IF NOT EXISTS does not stop two sessions that create the table at once: the later one fails
-  // on PostgreSQL's catalog (23505 or 42P07), which the transaction's retry covers.
+  // on PostgreSQL's catalog (23505, 42P07 or 42710), which the transaction's retry covers.
   await db.transaction((tx) =>
     tx.query(
       'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)',

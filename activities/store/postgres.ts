@@ -10,9 +10,11 @@ import type { SqlDatabase, SqlRow, SqlRunner, SqlValue } from './sql.ts';
 
 /**
  * SQLSTATEs after which a transaction is run again: serialization failure, deadlock, unique
- * violation, and duplicate table (two processes applying the same migration at once).
+ * violation, duplicate table and duplicate object. Two processes that create the same table at
+ * once get one of the last three, depending on which catalog entry collides first: a
+ * concurrent CREATE TABLE IF NOT EXISTS fails with 'type "schema_migrations" already exists'.
  */
-const RETRYABLE_SQLSTATES = new Set(['40001', '40P01', '23505', '42P07']);
+const RETRYABLE_SQLSTATES = new Set(['40001', '40P01', '23505', '42P07', '42710']);
 
 /** Bound values per multi-row INSERT: about 1,000 rows of 30 columns, under the protocol's 65,535. */
 const MULTI_ROW_PARAMETERS = 30_000;
